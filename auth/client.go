@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures a Client. The zero value with a URL works.
+type Config struct {
+	// URL of the authorizer; empty disables authorization.
+	URL string
+	// Timeout bounds each call, connecting included. 0 means 1s.
+	Timeout time.Duration
+	// MaxConns bounds the keep-alive connections to the authorizer, and so
+	// the calls in flight. 0 means 64.
+	MaxConns int
+}
+
+// Error is a refusal. Status is the HTTP status a handshake gets for it;
+// CloseCode, when not zero, is the close code a connection gets when it
+// happens on a command.
+type Error struct {
+	Status    int
+	CloseCode uint16
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// The two refusals. Check with errors.Is.
+var (
+	ErrDenied      = errors.New("auth: denied")
+	ErrUnavailable = errors.New("auth: authorizer unavailable")
+)
+
+func denied(status int) error {
+	return &Error{Status: 403, Err: fmt.Errorf("%w: authorizer answered %d", ErrDenied, status)}
+}
+
+func unavailable(cause error) error {
+	return &Error{Status: 503, CloseCode: 1013, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
+}
+
+// Client calls the authorizer over a keep-alive pool.
+type Client struct {
+	url     string
+	timeout time.Duration
+	hc      *fasthttp.Client
+}
+
+// New returns a client, or nil when cfg.URL is empty.
+func New(cfg Config) *Client {
+	if cfg.URL == "" {
+		return nil
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 64
+	}
+	return &Client{url: cfg.URL, timeout: cfg.Timeout, hc: &fasthttp.Client{
+		MaxConnsPerHost:          cfg.MaxConns,
+		MaxConnWaitTimeout:       cfg.Timeout,
+		MaxIdleConnDuration:      30 * time.Second,
+		ReadTimeout:              cfg.Timeout,
+		WriteTimeout:             cfg.Timeout,
+		NoDefaultUserAgentHeader: true,
+	}}
+}
+
+// Authorize posts body (JSON) and returns nil when the authorizer allows,
+// or an *Error wrapping ErrDenied or ErrUnavailable.
+func (c *Client) Authorize(body []byte) error {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(c.url)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(body)
+	resp.SkipBody = true
+	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
+		return unavailable(fmt.Errorf("auth: post %s: %w", c.url, err))
+	}
+	return verdict(resp.StatusCode())
+}
+
+func verdict(status int) error {
+	switch {
+	case status == 200:
+		return nil
+	case status >= 500:
+		return unavailable(fmt.Errorf("authorizer answered %d", status))
+	default:
+		return denied(status)
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsify/wsify/server"
+)
+
+// options is everything the command line and environment set.
+type options struct {
+	server    server.Config
+	logLevel  string
+	logFormat string
+}
+
+// setting binds a flag and its WSIFY_* variable to one field.
+type setting struct {
+	name, env, usage string
+	value            flag.Value
+}
+
+func settings(o *options) []setting {
+	c := &o.server
+	return []setting{
+		{"listen-addr", "WSIFY_LISTEN_ADDR", "TCP address for WebSocket and HTTP", (*stringValue)(&c.Addr)},
+		{"reuse-port", "WSIFY_REUSE_PORT", "share the port with other processes (SO_REUSEPORT)", (*boolValue)(&c.ReusePort)},
+		{"workers", "WSIFY_WORKERS", "workers serving sockets", (*intValue)(&c.Workers)},
+		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body", (*intValue)(&c.MaxMessageBytes)},
+		{"max-channel-bytes", "WSIFY_MAX_CHANNEL_BYTES", "longest channel name", (*intValue)(&c.MaxChannelBytes)},
+		{"outbox-bytes", "WSIFY_OUTBOX_BYTES", "unsent bytes per connection before it is closed as a slow consumer", (*intValue)(&c.OutboxBytes)},
+		{"read-buffer-bytes", "WSIFY_READ_BUFFER_BYTES", "size of the pooled socket read buffers", (*intValue)(&c.ReadBufferBytes)},
+		{"max-header-bytes", "WSIFY_MAX_HEADER_BYTES", "largest HTTP request head", (*intValue)(&c.MaxHeaderBytes)},
+		{"handshake-timeout", "WSIFY_HANDSHAKE_TIMEOUT", "time allowed from accept to a complete request head", (*durationValue)(&c.HandshakeTimeout)},
+		{"read-timeout", "WSIFY_READ_TIMEOUT", "time a started frame may stay incomplete", (*durationValue)(&c.ReadTimeout)},
+		{"shutdown-timeout", "WSIFY_SHUTDOWN_TIMEOUT", "time allowed for a graceful shutdown", (*durationValue)(&c.ShutdownTimeout)},
+		{"broadcast-key", "WSIFY_BROADCAST_KEY", "key POST /broadcast must carry (?key= or Bearer); empty: none", (*stringValue)(&c.BroadcastKey)},
+		{"authorizer-url", "WSIFY_AUTHORIZER_URL", "authorizer webhook URL; empty: allow everything", (*urlValue)(&c.Auth.URL)},
+		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
+		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
+		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
+		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
+	}
+}
+
+// parseOptions reads the environment, then the flags, which override it.
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
+	o := options{server: server.Config{}.WithDefaults(), logLevel: "info", logFormat: "text"}
+	o.server.Logger = nil
+	fs := flag.NewFlagSet("wsify", flag.ContinueOnError)
+	fs.SetOutput(out)
+	all := settings(&o)
+	for _, s := range all {
+		fs.Var(s.value, s.name, fmt.Sprintf("%s (env %s)", s.usage, s.env))
+	}
+	fs.Usage = func() { usage(out, fs) }
+	for _, s := range all {
+		if v := getenv(s.env); v != "" {
+			if err := s.value.Set(v); err != nil {
+				return o, fmt.Errorf("%s=%q: %w", s.env, v, err)
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, checkChoices(o)
+}
+
+func usage(out io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(out, "Usage: wsify [flags]\n\nEvery flag can also be set by the environment variable named beside it; a flag wins.\n\n")
+	fs.PrintDefaults()
+}
+
+func checkChoices(o options) error {
+	switch {
+	case !strings.Contains(" debug info warn error ", " "+o.logLevel+" "):
+		return fmt.Errorf("log level %q: want debug, info, warn or error", o.logLevel)
+	case o.logFormat != "text" && o.logFormat != "json":
+		return fmt.Errorf("log format %q: want text or json", o.logFormat)
+	}
+	return nil
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type choiceValue string
+
+func (v *choiceValue) String() string     { return string(*v) }
+func (v *choiceValue) Set(s string) error { *v = choiceValue(strings.ToLower(s)); return nil }
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return errors.New("want a whole number above 0")
+	}
+	*v = intValue(n)
+	return nil
+}
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return errors.New("want a Go duration above 0, such as 1s or 500ms")
+	}
+	*v = durationValue(d)
+	return nil
+}
+
+type urlValue string
+
+func (v *urlValue) String() string { return string(*v) }
+func (v *urlValue) Set(s string) error {
+	u, err := url.Parse(s)
+	if s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return errors.New("want an http:// or https:// URL")
+	}
+	*v = urlValue(s)
+	return nil
+}

@@ -1,0 +1,61 @@
+package hub
+
+import "sync"
+
+type channel struct {
+	// mu guards subs and index. Publish holds it while queueing, so every
+	// subscriber sees the channel's publications in the same order.
+	mu    sync.Mutex
+	subs  []Subscriber
+	index map[Subscriber]int // position of each subscriber in subs
+}
+
+func newChannel() *channel {
+	return &channel{index: make(map[Subscriber]int, 1)}
+}
+
+func (c *channel) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs)
+}
+
+func (c *channel) add(s Subscriber) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.index[s]; ok {
+		return false
+	}
+	c.index[s] = len(c.subs)
+	c.subs = append(c.subs, s)
+	return true
+}
+
+func (c *channel) remove(s Subscriber) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, ok := c.index[s]
+	if !ok {
+		return false
+	}
+	last := len(c.subs) - 1
+	c.subs[i] = c.subs[last]
+	c.index[c.subs[i]] = i
+	c.subs[last] = nil
+	c.subs = c.subs[:last]
+	delete(c.index, s)
+	return true
+}
+
+// enqueue queues frame on every subscriber and collects in b those whose
+// writes the caller must start.
+func (c *channel) enqueue(frame []byte, b *batch) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.subs {
+		if s.Enqueue(frame) {
+			b.subs = append(b.subs, s)
+		}
+	}
+	return len(c.subs)
+}

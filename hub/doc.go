@@ -1,0 +1,15 @@
+// Package hub is the channel registry and fan-out of wsify.
+//
+// Channels are hashed to a fixed array of shards, each with its own lock, so
+// joins and publications on different channels rarely contend. A channel
+// exists only while it has subscribers. The hub deals in encoded frames and
+// Subscribers only: it never sees sockets or JSON.
+//
+// A publication is encoded once by the caller and the same bytes are queued
+// on every subscriber under the channel's lock, which gives all subscribers
+// one order of publications. The writes happen after the lock is released,
+// split into chunks that run in parallel on the worker pool.
+//
+// Lock order: shard.mu, then channel.mu, then whatever a Subscriber locks in
+// Enqueue. Nothing here calls into a Subscriber's Flush under a hub lock.
+package hub

@@ -1,0 +1,128 @@
+package hub
+
+import (
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Subscriber receives encoded frames.
+type Subscriber interface {
+	// Enqueue queues frame without blocking and reports whether the caller
+	// must arrange a Flush (false when one is already under way).
+	Enqueue(frame []byte) bool
+	// Flush writes what was queued. It never runs under a hub lock.
+	Flush()
+}
+
+// Task is a unit of work for a worker pool.
+type Task interface{ Run() }
+
+// Config configures a Hub. The zero value fans out inline on the caller.
+type Config struct {
+	// Dispatch runs a task on a worker pool without blocking. Nil runs every
+	// flush on the publishing goroutine.
+	Dispatch func(Task)
+	// Parallelism is how many chunks a large fan-out is split into.
+	// 0 means runtime.GOMAXPROCS(0).
+	Parallelism int
+	// MinChunk is the fewest subscribers worth a task of their own.
+	// 0 means 128.
+	MinChunk int
+}
+
+const numShards = 64
+
+// Hub is a sharded registry of channels and their subscribers.
+type Hub struct {
+	cfg      Config
+	seed     maphash.Seed
+	channels atomic.Int64 // channels that exist now
+	shards   [numShards]shard
+}
+
+type shard struct {
+	mu       sync.RWMutex
+	channels map[string]*channel // guarded by mu
+}
+
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MinChunk <= 0 {
+		cfg.MinChunk = 128
+	}
+	h := &Hub{cfg: cfg, seed: maphash.MakeSeed()}
+	for i := range h.shards {
+		h.shards[i].channels = make(map[string]*channel)
+	}
+	return h
+}
+
+func (h *Hub) shard(name []byte) *shard {
+	return &h.shards[maphash.Bytes(h.seed, name)%numShards]
+}
+
+// Channels returns how many channels have subscribers.
+func (h *Hub) Channels() int { return int(h.channels.Load()) }
+
+// Subscribers returns how many subscribers channel name has.
+func (h *Hub) Subscribers(name []byte) int {
+	sh := h.shard(name)
+	sh.mu.RLock()
+	ch := sh.channels[string(name)]
+	sh.mu.RUnlock()
+	if ch == nil {
+		return 0
+	}
+	return ch.len()
+}
+
+// Join subscribes s to channel name and reports whether s is the channel's
+// first subscriber. Joining twice is a no-op.
+func (h *Hub) Join(name []byte, s Subscriber) (first bool) {
+	sh := h.shard(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ch := sh.channels[string(name)]
+	if ch == nil {
+		ch = newChannel()
+		sh.channels[string(name)] = ch
+		h.channels.Add(1)
+	}
+	return ch.add(s) && ch.len() == 1
+}
+
+// Leave unsubscribes s from channel name and reports whether the channel is
+// now gone. Leaving a channel never joined is a no-op.
+func (h *Hub) Leave(name []byte, s Subscriber) (last bool) {
+	sh := h.shard(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ch := sh.channels[string(name)]
+	if ch == nil || !ch.remove(s) || ch.len() > 0 {
+		return false
+	}
+	delete(sh.channels, string(name))
+	h.channels.Add(-1)
+	return true
+}
+
+// Publish queues frame on every subscriber of channel name and starts the
+// writes. It returns the number of subscribers reached.
+func (h *Hub) Publish(name []byte, frame []byte) int {
+	sh := h.shard(name)
+	sh.mu.RLock()
+	ch := sh.channels[string(name)]
+	sh.mu.RUnlock()
+	if ch == nil {
+		return 0
+	}
+	b := acquireBatch()
+	n := ch.enqueue(frame, b)
+	h.flush(b)
+	return n
+}

@@ -1,0 +1,197 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrAgain reports that a non-blocking call would block.
+var ErrAgain = unix.EAGAIN
+
+// ListenConfig sets up the listening socket.
+type ListenConfig struct {
+	ReusePort bool // SO_REUSEPORT, so several processes share one port
+	Backlog   int  // listen backlog; 0 means 4096
+}
+
+// Listen opens a non-blocking TCP listening socket on addr ("host:port").
+func Listen(addr string, cfg ListenConfig) (fd int, bound netip.AddrPort, err error) {
+	ap, err := resolve(addr)
+	if err != nil {
+		return -1, bound, fmt.Errorf("netpoll: listen %s: %w", addr, err)
+	}
+	fd, err = listenFD(ap, cfg)
+	if err != nil {
+		return -1, bound, fmt.Errorf("netpoll: listen %s: %w", addr, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, bound, fmt.Errorf("netpoll: listen %s: %w", addr, err)
+	}
+	return fd, sockaddrToAddrPort(sa), nil
+}
+
+func resolve(addr string) (netip.AddrPort, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap := ta.AddrPort()
+	if !ap.Addr().IsValid() {
+		ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
+	}
+	return ap, nil
+}
+
+func listenFD(ap netip.AddrPort, cfg ListenConfig) (int, error) {
+	family := unix.AF_INET6
+	if ap.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := setupListener(fd, ap, cfg); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	if cfg.ReusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return err
+		}
+	}
+	if ap.Addr().Is6() {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	}
+	if err := unix.Bind(fd, addrPortToSockaddr(ap)); err != nil {
+		return err
+	}
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = 4096
+	}
+	return unix.Listen(fd, backlog)
+}
+
+// Accept takes one pending connection from a listening socket as a
+// non-blocking, close-on-exec fd with TCP_NODELAY set. It returns ErrAgain
+// when none is pending.
+func Accept(lfd int) (int, netip.AddrPort, error) {
+	fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, netip.AddrPort{}, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	return fd, sockaddrToAddrPort(sa), nil
+}
+
+// SetKeepAlive turns on TCP keep-alive with the given idle time in seconds.
+func SetKeepAlive(fd, idleSeconds int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, idleSeconds)
+	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idleSeconds)
+}
+
+// Read reads what fd has, retrying on EINTR.
+func Read(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// maxIovecs bounds one writev; the rest goes in the next call.
+const maxIovecs = 64
+
+// Writev writes bufs, less the first skip bytes of bufs[0], with one writev
+// call and returns how many bytes went out. It does not allocate: the
+// iovecs live on the stack.
+func Writev(fd int, bufs [][]byte, skip int) (int, error) {
+	var iov [maxIovecs]unix.Iovec
+	n := 0
+	for i, b := range bufs {
+		if n == maxIovecs {
+			break
+		}
+		if i == 0 {
+			b = b[skip:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		iov[n].Base = &b[0]
+		iov[n].SetLen(len(b))
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	for {
+		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+		switch e {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Shutdown half-closes the sending side so the peer reads end of stream.
+func Shutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }
+
+// IsAgain reports whether err means the call would block.
+func IsAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }
+
+// ToNetConn turns fd into a net.Conn served by the Go runtime's poller. fd
+// itself is left open for the caller to close through CloseFD.
+func ToNetConn(fd int) (net.Conn, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("netpoll: dup: %w", err)
+	}
+	return fileConn(dup)
+}
+
+func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+func addrPortToSockaddr(ap netip.AddrPort) unix.Sockaddr {
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+}
+
+// CloseListener closes a listening socket; it is never reused while
+// registered, so it needs no deferred close.
+func CloseListener(fd int) { unix.Close(fd) }

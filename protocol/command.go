@@ -1,0 +1,167 @@
+package protocol
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// Kind names a client command.
+type Kind uint8
+
+// The commands of the wire protocol.
+const (
+	KindJoin Kind = iota + 1
+	KindLeave
+	KindBroadcast
+)
+
+var kindNames = [...]string{KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && k > 0 {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// DefaultMaxChannelBytes is the channel name limit when none is configured.
+const DefaultMaxChannelBytes = 256
+
+// Command is one decoded client message. Every slice points into the
+// message it was decoded from, except Channel when the name held JSON
+// escapes, so a Command is valid only while that buffer is.
+type Command struct {
+	Kind    Kind
+	Raw     []byte // the whole JSON object, as the client sent it
+	ID      []byte // raw JSON of "id" (string or number); nil when absent
+	Channel []byte // channel name, unescaped and trimmed
+	Content []byte // raw JSON of args.content; nil when absent
+
+	name, args, id []byte // raw member values seen by the decoder
+}
+
+// Decode decodes a client message. maxChannel bounds the channel name
+// (DefaultMaxChannelBytes when 0). On error the returned Command still holds
+// the ID when one was validly given, so the error reply can carry it.
+func Decode(c *Command, p []byte, maxChannel int) *Error {
+	*c = Command{Raw: p}
+	if !utf8.Valid(p) {
+		return ErrBadUTF8
+	}
+	i := skipSpace(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return notObject(p)
+	}
+	end, ok := scanObject(p, i, 1, c.topMember)
+	if !ok || skipSpace(p, end) != len(p) {
+		return ErrBadJSON
+	}
+	if err := c.checkID(); err != nil {
+		return err
+	}
+	return c.decodeBody(maxChannel)
+}
+
+func notObject(p []byte) *Error {
+	if Valid(p) {
+		return ErrNotObject
+	}
+	return ErrBadJSON
+}
+
+func (c *Command) topMember(key, value []byte) {
+	switch {
+	case keyIs(key, "command"):
+		c.name = value
+	case keyIs(key, "args"):
+		c.args = value
+	case keyIs(key, "id"):
+		c.id = value
+	}
+}
+
+func (c *Command) checkID() *Error {
+	if c.id == nil {
+		return nil
+	}
+	if k := c.id[0]; k != '"' && k != '-' && !isDigit(k) {
+		return ErrBadID
+	}
+	c.ID = c.id
+	return nil
+}
+
+func (c *Command) decodeBody(maxChannel int) *Error {
+	if len(c.name) == 0 || c.name[0] != '"' {
+		return ErrNoCommand
+	}
+	c.Kind = kindOf(c.name[1 : len(c.name)-1])
+	if c.Kind == 0 {
+		return ErrUnknownCommand
+	}
+	if len(c.args) == 0 || c.args[0] != '{' {
+		return ErrBadArgs
+	}
+	return c.decodeArgs(maxChannel)
+}
+
+func kindOf(name []byte) Kind {
+	for k, n := range kindNames {
+		if k > 0 && keyIs(name, n) {
+			return Kind(k)
+		}
+	}
+	return 0
+}
+
+func (c *Command) decodeArgs(maxChannel int) *Error {
+	var channel []byte
+	scanObject(c.args, 0, 1, func(key, value []byte) {
+		switch {
+		case keyIs(key, "channel"):
+			channel = value
+		case keyIs(key, "content"):
+			c.Content = value
+		}
+	})
+	ch, err := ChannelName(channel, maxChannel)
+	if err != nil {
+		return err
+	}
+	c.Channel = ch
+	if c.Kind == KindBroadcast && c.Content == nil {
+		return ErrNoContent
+	}
+	return nil
+}
+
+// ChannelName turns the raw JSON value of a channel into its name: the
+// unescaped string with surrounding white space trimmed. It refuses
+// anything but a string, an empty name and a name over maxChannel bytes.
+func ChannelName(raw []byte, maxChannel int) ([]byte, *Error) {
+	if maxChannel <= 0 {
+		maxChannel = DefaultMaxChannelBytes
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, ErrBadChannel
+	}
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		s = unescape(make([]byte, 0, len(s)), s)
+	}
+	s = bytes.TrimSpace(s)
+	if len(s) == 0 || len(s) > maxChannel {
+		return nil, ErrBadChannel
+	}
+	return s, nil
+}
+
+// keyIs reports whether the raw string body key equals name, decoding
+// escapes only when key has any.
+func keyIs(key []byte, name string) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return string(key) == name
+	}
+	var buf [32]byte
+	return len(key) <= 6*len(name) && string(unescape(buf[:0], key)) == name
+}

@@ -1,0 +1,58 @@
+package protocol
+
+import "github.com/gobwas/ws"
+
+// AppendBroadcastFrame appends the text frame that carries a publication to
+// every subscriber: {"channel":<name>,"content":<content as published>}. It
+// is encoded once per publication and shared by all deliveries.
+func AppendBroadcastFrame(dst, channel, content []byte) []byte {
+	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
+	dst = AppendHeader(dst, ws.OpText, n)
+	dst = append(dst, `{"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"content":`...)
+	dst = append(dst, content...)
+	return append(dst, '}')
+}
+
+// BroadcastFrameLen is len(AppendBroadcastFrame(nil, channel, content)).
+func BroadcastFrameLen(channel, content []byte) int {
+	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
+	return HeaderLen(n) + n
+}
+
+// BroadcastFrame encodes a publication into a frame of its own, sized
+// exactly, ready to be shared by every delivery.
+func BroadcastFrame(channel, content []byte) []byte {
+	return AppendBroadcastFrame(make([]byte, 0, BroadcastFrameLen(channel, content)), channel, content)
+}
+
+// AppendOKFrame appends the text frame {"id":<id>,"ok":true}.
+func AppendOKFrame(dst, id []byte) []byte {
+	n := len(`{"id":,"ok":true}`) + len(id)
+	dst = AppendHeader(dst, ws.OpText, n)
+	dst = append(dst, `{"id":`...)
+	dst = append(dst, id...)
+	return append(dst, `,"ok":true}`...)
+}
+
+// AppendErrorFrame appends the text frame of an error reply, with the id
+// when one was given.
+func AppendErrorFrame(dst, id []byte, e *Error) []byte {
+	body := AppendErrorJSON(make([]byte, 0, 64+len(id)+len(e.Message)), id, e)
+	return AppendFrame(dst, ws.OpText, body)
+}
+
+// AppendErrorJSON appends {"id":<id>,"error":{"code":..,"message":..}}, the
+// id left out when nil. POST /broadcast answers with the same body.
+func AppendErrorJSON(dst, id []byte, e *Error) []byte {
+	dst = append(dst, '{')
+	if id != nil {
+		dst = append(append(append(dst, `"id":`...), id...), ',')
+	}
+	dst = append(dst, `"error":{"code":`...)
+	dst = AppendString(dst, []byte(e.Code))
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, []byte(e.Message))
+	return append(dst, "}}"...)
+}

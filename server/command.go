@@ -1,0 +1,134 @@
+package server
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/protocol"
+)
+
+// message handles one complete client message.
+func (c *conn) message(op ws.OpCode, p []byte) {
+	var cmd protocol.Command
+	if err := protocol.Decode(&cmd, p, c.srv.cfg.MaxChannelBytes); err != nil {
+		if err == protocol.ErrBadUTF8 && op == ws.OpText {
+			c.fail(protocol.ErrInvalidUTF8)
+			return
+		}
+		c.srv.stats.command(0, false)
+		c.replyError(cmd.ID, err)
+		return
+	}
+	if c.srv.auth != nil {
+		c.authMsg = append([]byte(nil), p...)
+		c.askAuthorizer(auth.CommandBody(cmd.Raw, c.clientInfo()))
+		return
+	}
+	c.execute(&cmd)
+}
+
+// execute runs an allowed command and replies when the client gave an id.
+func (c *conn) execute(cmd *protocol.Command) {
+	switch cmd.Kind {
+	case protocol.KindJoin:
+		c.join(cmd.Channel)
+	case protocol.KindLeave:
+		c.leave(cmd.Channel)
+	case protocol.KindBroadcast:
+		c.srv.Publish(cmd.Channel, cmd.Content)
+	}
+	c.srv.stats.command(cmd.Kind, true)
+	if cmd.ID != nil {
+		c.send(protocol.AppendOKFrame(make([]byte, 0, 20+len(cmd.ID)), cmd.ID))
+	}
+}
+
+func (c *conn) join(name []byte) {
+	if slices.Contains(c.channels, string(name)) {
+		return
+	}
+	c.channels = append(c.channels, string(name))
+	c.srv.join(name, c)
+}
+
+func (c *conn) leave(name []byte) {
+	i := slices.Index(c.channels, string(name))
+	if i < 0 {
+		return
+	}
+	c.channels = slices.Delete(c.channels, i, i+1)
+	c.srv.leave(string(name), c)
+}
+
+func (c *conn) replyError(id []byte, e *protocol.Error) {
+	c.send(protocol.AppendErrorFrame(nil, id, e))
+}
+
+func (c *conn) clientInfo() auth.ClientInfo {
+	return auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: parseQuery(c.query)}
+}
+
+// askAuthorizer pauses reading and hands the call to the authorizer pool;
+// the connection's later messages wait, so its commands run in order.
+func (c *conn) askAuthorizer(body []byte) {
+	c.mu.Lock()
+	c.paused = true
+	c.mu.Unlock()
+	c.srv.authPool.Submit(&authCall{c: c, body: body})
+}
+
+// authCall is one authorizer request, run on the authorizer pool.
+type authCall struct {
+	c    *conn
+	body []byte
+}
+
+func (a *authCall) Run() {
+	err := a.c.srv.auth.Authorize(a.body)
+	a.c.srv.stats.authorized(err)
+	a.c.mu.Lock()
+	a.c.authErr = err
+	start := a.c.scheduleLocked(evResume)
+	a.c.mu.Unlock()
+	if start {
+		a.c.srv.workers.Submit(a.c)
+	}
+}
+
+// resume acts on the authorizer's verdict, then processes what the client
+// sent meanwhile.
+func (c *conn) resume() {
+	c.mu.Lock()
+	verdict, was := c.authErr, c.paused
+	c.authErr, c.paused = nil, false
+	c.mu.Unlock()
+	msg := c.authMsg
+	c.authMsg = nil
+	if !was {
+		return
+	}
+	if c.state == stateHandshake {
+		c.finishConnect(msg, verdict)
+	} else {
+		c.finishCommand(msg, verdict)
+		c.frames()
+	}
+	c.settleBuffer()
+}
+
+func (c *conn) finishCommand(msg []byte, verdict error) {
+	var cmd protocol.Command
+	protocol.Decode(&cmd, msg, c.srv.cfg.MaxChannelBytes)
+	switch {
+	case verdict == nil:
+		c.execute(&cmd)
+	case errors.Is(verdict, auth.ErrDenied):
+		c.srv.stats.command(cmd.Kind, false)
+		c.replyError(cmd.ID, protocol.ErrNotAuthorized)
+	default:
+		c.close(protocol.StatusTryAgainLater, "authorizer unavailable")
+	}
+}

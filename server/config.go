@@ -1,0 +1,102 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/wsify/wsify/auth"
+)
+
+// Config configures a Server. The zero value serves on :3000 with the
+// defaults documented on each field.
+type Config struct {
+	// Addr is the TCP address for WebSocket and HTTP. Default ":3000".
+	Addr string
+	// ReusePort sets SO_REUSEPORT so several processes share Addr.
+	ReusePort bool
+	// Workers is the size of the pool that serves sockets.
+	// Default max(2, GOMAXPROCS).
+	Workers int
+	// MaxMessageBytes bounds a client message, fragments reassembled, and a
+	// POST /broadcast body. Default 65536.
+	MaxMessageBytes int
+	// MaxChannelBytes bounds a channel name after trimming. Default 256.
+	MaxChannelBytes int
+	// OutboxBytes bounds what may wait unsent for one connection; a
+	// subscriber over it is closed with 1008. Default 1 MiB.
+	OutboxBytes int
+	// ReadBufferBytes is the size of the pooled buffers sockets are read
+	// into. Default 4096.
+	ReadBufferBytes int
+	// MaxHeaderBytes bounds an HTTP request head. Default 8192.
+	MaxHeaderBytes int
+	// HandshakeTimeout bounds the time from accept to a complete request
+	// head. Default 10s.
+	HandshakeTimeout time.Duration
+	// ReadTimeout bounds how long a started frame may stay incomplete.
+	// Default 30s.
+	ReadTimeout time.Duration
+	// ShutdownTimeout bounds a graceful shutdown. Default 5s.
+	ShutdownTimeout time.Duration
+	// BroadcastKey, when set, must accompany POST /broadcast as ?key= or
+	// "Authorization: Bearer <key>".
+	BroadcastKey string
+	// Auth configures the authorizer; an empty URL allows everything.
+	Auth auth.Config
+	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
+	MaxHTTPConns int
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with every unset field given its documented default.
+func (c Config) WithDefaults() Config {
+	c.Addr = orDefault(c.Addr, ":3000")
+	c.Workers = orDefault(c.Workers, max(2, runtime.GOMAXPROCS(0)))
+	c.MaxMessageBytes = orDefault(c.MaxMessageBytes, 65536)
+	c.MaxChannelBytes = orDefault(c.MaxChannelBytes, 256)
+	c.OutboxBytes = orDefault(c.OutboxBytes, 1<<20)
+	c.ReadBufferBytes = orDefault(c.ReadBufferBytes, 4096)
+	c.MaxHeaderBytes = orDefault(c.MaxHeaderBytes, 8192)
+	c.HandshakeTimeout = orDefault(c.HandshakeTimeout, 10*time.Second)
+	c.ReadTimeout = orDefault(c.ReadTimeout, 30*time.Second)
+	c.ShutdownTimeout = orDefault(c.ShutdownTimeout, 5*time.Second)
+	c.Auth.Timeout = orDefault(c.Auth.Timeout, time.Second)
+	c.Auth.MaxConns = orDefault(c.Auth.MaxConns, 64)
+	c.MaxHTTPConns = orDefault(c.MaxHTTPConns, 4096)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func orDefault[T int | time.Duration | string](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Workers >= 0, "workers must be positive, got %d", c.Workers)
+	check(c.MaxMessageBytes >= 0, "max message bytes must be positive, got %d", c.MaxMessageBytes)
+	check(c.MaxChannelBytes >= 0, "max channel bytes must be positive, got %d", c.MaxChannelBytes)
+	check(c.OutboxBytes >= 0, "outbox bytes must be positive, got %d", c.OutboxBytes)
+	check(c.ReadBufferBytes == 0 || c.ReadBufferBytes >= 512, "read buffer must be at least 512 bytes, got %d", c.ReadBufferBytes)
+	check(c.MaxHeaderBytes == 0 || c.MaxHeaderBytes >= 1024, "max header bytes must be at least 1024, got %d", c.MaxHeaderBytes)
+	check(c.HandshakeTimeout >= 0 && c.ReadTimeout >= 0 && c.ShutdownTimeout >= 0 && c.Auth.Timeout >= 0,
+		"timeouts must not be negative")
+	check(c.Auth.MaxConns >= 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
+	return errors.Join(errs...)
+}

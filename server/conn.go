@@ -1,0 +1,262 @@
+package server
+
+import (
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/netpoll"
+)
+
+type connState uint8
+
+const (
+	stateHandshake connState = iota // reading the request head
+	stateOpen                       // upgraded
+	stateClosed                     // closed or handed to fasthttp
+)
+
+// Events a connection's handler is scheduled for.
+const (
+	evRead    uint8 = 1 << iota // the socket is readable
+	evWrite                     // the socket is writable again
+	evResume                    // the authorizer answered
+	evClose                     // another goroutine asked for a close
+	evTimeout                   // a deadline passed
+)
+
+// conn is one client socket. The fields before mu belong to its handler:
+// only the goroutine running c.Run touches them, and the running flag makes
+// sure there is at most one.
+type conn struct {
+	srv    *Server
+	fd     int
+	seq    uint64 // connection number; the client id derives from it
+	remote netip.AddrPort
+
+	state    connState
+	rbuf     []byte    // unparsed bytes; nil while idle
+	pooled   bool      // rbuf came from the read buffer pool
+	msg      []byte    // fragments of the message being reassembled
+	msgOp    ws.OpCode // opcode of that message; 0 when none
+	channels []string  // channels joined, in join order
+	query    string    // query of the connect request, kept for the authorizer
+	authMsg  []byte    // message or request head awaiting the authorizer
+	headers  map[string][]string
+
+	deadline int64 // unix nanos; guarded by srv.wheel.mu
+	wslot    int64 // wheel slot holding c; guarded by srv.wheel.mu
+
+	mu          sync.Mutex
+	running     bool          // a handler is queued or running; guarded by mu
+	events      uint8         // events for the handler; guarded by mu
+	paused      bool          // reads stop until the authorizer answers; guarded by mu
+	authErr     error         // the authorizer's verdict; guarded by mu
+	closing     bool          // a close was requested; guarded by mu
+	closeCode   ws.StatusCode // code of the requested close; guarded by mu
+	closeReason string        // guarded by mu
+	closed      bool          // nothing more is queued; guarded by mu
+	closeFrame  []byte        // sent after what is being written; guarded by mu
+	released    bool          // fd given back to the poller; guarded by mu
+	writing     bool          // a writer owns the send side; guarded by mu
+	flushQueued bool          // a Flush was promised to the hub; guarded by mu
+	wantOut     bool          // a write would block; guarded by mu
+	out         [][]byte      // frames queued; out[outFirst:] unsent; guarded by mu
+	outFirst    int           // guarded by mu
+	outHead     int           // bytes of out[outFirst] already sent; guarded by mu
+	outBytes    int           // bytes queued and unsent; guarded by mu
+}
+
+// id is the server-assigned identity the authorizer sees.
+func (c *conn) id() string {
+	return c.srv.nodeID + "-" + strconv.FormatUint(c.seq, 10)
+}
+
+// onEvent is the poller callback; it runs on the poller goroutine.
+func (c *conn) onEvent(e netpoll.Event) {
+	var ev uint8
+	if e&(netpoll.Readable|netpoll.Hangup) != 0 {
+		ev |= evRead
+	}
+	if e&netpoll.Writable != 0 {
+		ev |= evWrite
+	}
+	c.schedule(ev)
+}
+
+// schedule asks the handler to process ev, starting it when idle.
+func (c *conn) schedule(ev uint8) {
+	c.mu.Lock()
+	start := c.scheduleLocked(ev)
+	c.mu.Unlock()
+	if start {
+		c.srv.workers.Submit(c)
+	}
+}
+
+// scheduleLocked records ev and reports whether the caller must submit c.
+func (c *conn) scheduleLocked(ev uint8) bool {
+	if c.released {
+		return false
+	}
+	c.events |= ev
+	if c.running {
+		return false
+	}
+	c.running = true
+	return true
+}
+
+// requestClose asks the handler to close with code; the first request wins.
+func (c *conn) requestClose(code ws.StatusCode, reason string) {
+	c.mu.Lock()
+	start := c.requestCloseLocked(code, reason)
+	c.mu.Unlock()
+	if start {
+		c.srv.workers.Submit(c)
+	}
+}
+
+func (c *conn) requestCloseLocked(code ws.StatusCode, reason string) bool {
+	if !c.closing {
+		c.closing, c.closeCode, c.closeReason = true, code, reason
+	}
+	return c.scheduleLocked(evClose)
+}
+
+// Run is the handler: it processes events until none are left, then
+// re-arms the socket or releases it.
+func (c *conn) Run() {
+	for {
+		c.mu.Lock()
+		ev := c.events
+		c.events = 0
+		if ev == 0 {
+			c.running = false
+			c.settleLocked()
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.handle(ev)
+	}
+}
+
+func (c *conn) handle(ev uint8) {
+	if c.state == stateClosed {
+		return
+	}
+	if ev&evClose != 0 {
+		c.mu.Lock()
+		code, reason := c.closeCode, c.closeReason
+		c.mu.Unlock()
+		c.close(code, reason)
+		return
+	}
+	if ev&evTimeout != 0 && c.timedOut() {
+		return
+	}
+	if ev&evWrite != 0 {
+		c.writable()
+	}
+	if ev&evResume != 0 {
+		c.resume()
+	}
+	if ev&evRead != 0 && c.state != stateClosed && !c.isPaused() {
+		c.read()
+	}
+}
+
+func (c *conn) isPaused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
+}
+
+// settleLocked runs when the handler goes idle: it releases a closed
+// socket or asks the poller for the next event.
+func (c *conn) settleLocked() {
+	if c.closed {
+		c.releaseLocked()
+		return
+	}
+	var ev netpoll.Event
+	if !c.paused {
+		ev |= netpoll.Readable
+	}
+	if c.wantOut {
+		ev |= netpoll.Writable
+	}
+	if ev != 0 {
+		c.srv.poller.Rearm(c.fd, ev)
+	}
+}
+
+// releaseLocked gives the fd back once neither handler nor writer uses it.
+func (c *conn) releaseLocked() {
+	if c.released || c.running || c.writing {
+		return
+	}
+	c.released = true
+	c.dropBuffers()
+	c.srv.forget(c)
+	c.srv.poller.CloseFD(c.fd)
+}
+
+// timedOut closes c when the deadline that fired still applies.
+func (c *conn) timedOut() bool {
+	if c.srv.wheel.armed(c) {
+		return false
+	}
+	switch {
+	case c.state == stateHandshake:
+		c.srv.stats.handshakeTimeouts.Add(1)
+		c.abort()
+		return true
+	case len(c.rbuf) > 0 && !c.isPaused():
+		c.close(ws.StatusPolicyViolation, "incomplete frame timed out")
+		return true
+	}
+	return false
+}
+
+// close sends a close frame with code (none when code is 0), leaves every
+// channel and lets the socket go. It runs on the handler.
+func (c *conn) close(code ws.StatusCode, reason string) {
+	if c.state == stateClosed {
+		return
+	}
+	wasOpen := c.state == stateOpen
+	c.state = stateClosed
+	c.srv.wheel.clear(c)
+	for _, ch := range c.channels {
+		c.srv.leave(ch, c)
+	}
+	c.channels = nil
+	c.mu.Lock()
+	c.closed = true
+	if code != 0 && wasOpen {
+		c.closeFrame = closeFrame(code, reason)
+	}
+	take := !c.writing && !c.released
+	c.writing = c.writing || take
+	c.mu.Unlock()
+	if take {
+		c.writeLoop()
+	}
+	if wasOpen {
+		c.srv.connClosed(code)
+	}
+}
+
+// abort closes without a close frame: the peer is gone or never upgraded.
+func (c *conn) abort() { c.close(0, "") }
+
+func (c *conn) dropBuffers() {
+	if c.pooled {
+		c.srv.putBuf(c.rbuf)
+	}
+	c.rbuf, c.pooled, c.msg, c.authMsg, c.headers = nil, false, nil, nil, nil
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
+)
+
+// readBudget bounds the bytes one handler run reads from a socket, so a
+// fast sender cannot keep a worker from the others.
+const readBudget = 256 << 10
+
+// read drains what the socket has, within the budget, and processes every
+// complete unit (request head or frame) as it arrives.
+func (c *conn) read() {
+	for budget := readBudget; budget > 0 && c.state != stateClosed; {
+		c.fillBuffer()
+		n, err := netpoll.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		if netpoll.IsAgain(err) {
+			break
+		}
+		if n <= 0 {
+			c.abort()
+			return
+		}
+		c.rbuf = c.rbuf[:len(c.rbuf)+n]
+		budget -= n
+		if !c.process() {
+			break
+		}
+	}
+	c.settleBuffer()
+}
+
+// fillBuffer makes sure rbuf has room to read into.
+func (c *conn) fillBuffer() {
+	switch {
+	case cap(c.rbuf) > len(c.rbuf):
+	case c.pooled: // a request head that outgrew the pooled buffer
+		pooled := c.rbuf
+		c.rbuf, c.pooled = append(make([]byte, 0, 2*cap(pooled)), pooled...), false
+		c.srv.putBuf(pooled)
+	default:
+		c.rbuf, c.pooled = append(c.srv.getBuf(), c.rbuf...), true
+	}
+}
+
+// settleBuffer lets go of the read buffer when it holds nothing, shrinks it
+// to its contents when a small remainder waits, and starts or stops the
+// deadline of an incomplete frame.
+func (c *conn) settleBuffer() {
+	if c.state == stateClosed {
+		return
+	}
+	switch {
+	case len(c.rbuf) == 0:
+		if c.pooled {
+			c.srv.putBuf(c.rbuf)
+		}
+		c.rbuf, c.pooled = nil, false
+	case c.pooled:
+		pooled := c.rbuf
+		c.rbuf, c.pooled = append(make([]byte, 0, len(pooled)), pooled...), false
+		c.srv.putBuf(pooled)
+	}
+	c.armReadDeadline()
+}
+
+// armReadDeadline starts the partial-frame deadline when bytes wait, keeps
+// a running one (trickling bytes do not extend it) and clears it when done.
+func (c *conn) armReadDeadline() {
+	if c.state != stateOpen {
+		return
+	}
+	waiting := (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused()
+	switch {
+	case waiting && !c.srv.wheel.armed(c):
+		c.srv.wheel.set(c, time.Now().Add(c.srv.cfg.ReadTimeout))
+	case !waiting:
+		c.srv.wheel.clear(c)
+	}
+}
+
+// process handles what rbuf holds and reports whether reading goes on.
+func (c *conn) process() bool {
+	if c.state == stateHandshake {
+		return c.handshake()
+	}
+	return c.frames()
+}
+
+// frames handles every complete frame in rbuf, keeping a partial one.
+func (c *conn) frames() bool {
+	b, off := c.rbuf, 0
+	for off < len(b) && c.state == stateOpen && !c.isPaused() {
+		h, hn, err := protocol.ParseHeader(b[off:], c.payloadLimit(), c.msgOp != 0)
+		if err == protocol.ErrShortHeader {
+			break
+		}
+		if err != nil {
+			c.fail(err)
+			return false
+		}
+		total := hn + int(h.Length)
+		if len(b)-off < total {
+			c.reserve(b[off:], total)
+			return true
+		}
+		payload := b[off+hn : off+total]
+		ws.Cipher(payload, h.Mask, 0)
+		off += total
+		c.frame(h, payload)
+	}
+	if c.state != stateClosed {
+		c.rbuf = b[:copy(b, b[off:])]
+	}
+	return c.state == stateOpen && !c.isPaused()
+}
+
+// payloadLimit is what the next data frame may carry: the message limit
+// less what fragments already hold, so a message exactly at the limit fits.
+func (c *conn) payloadLimit() int64 {
+	return int64(c.srv.cfg.MaxMessageBytes - len(c.msg))
+}
+
+// reserve moves a partial frame of total bytes to a buffer that can hold it
+// whole; the header was checked against the limit before this allocates.
+func (c *conn) reserve(part []byte, total int) {
+	if cap(c.rbuf) >= total {
+		c.rbuf = c.rbuf[:copy(c.rbuf, part)]
+		return
+	}
+	buf := append(make([]byte, 0, total), part...)
+	if c.pooled {
+		c.srv.putBuf(c.rbuf)
+	}
+	c.rbuf, c.pooled = buf, false
+}
+
+// fail closes the connection for a protocol violation.
+func (c *conn) fail(err error) {
+	code, reason := ws.StatusProtocolError, err.Error()
+	if ce, ok := err.(*protocol.CloseError); ok {
+		code, reason = ce.Code, ce.Reason
+	}
+	c.srv.stats.protocolErrors.Add(1)
+	c.close(code, reason)
+}
+
+func (c *conn) frame(h ws.Header, payload []byte) {
+	switch h.OpCode {
+	case ws.OpPing:
+		c.send(protocol.AppendFrame(make([]byte, 0, 2+len(payload)), ws.OpPong, payload))
+	case ws.OpPong:
+	case ws.OpClose:
+		c.peerClose(payload)
+	case ws.OpContinuation:
+		c.msg = append(c.msg, payload...)
+		if h.Fin {
+			op, msg := c.msgOp, c.msg
+			c.msgOp, c.msg = 0, nil
+			c.message(op, msg)
+		}
+	default:
+		if h.Fin {
+			c.message(h.OpCode, payload)
+			return
+		}
+		c.msgOp, c.msg = h.OpCode, append([]byte(nil), payload...)
+	}
+}
+
+// peerClose answers a close frame with the same code and closes.
+func (c *conn) peerClose(body []byte) {
+	code, err := protocol.ParseClose(body)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.close(code, "")
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
+)
+
+// maxIdleOut is the outbox capacity kept between bursts, so steady
+// deliveries reuse it without allocating and a burst's spike is let go.
+const maxIdleOut = 16
+
+func closeFrame(code ws.StatusCode, reason string) []byte {
+	return protocol.CloseFrame(code, reason)
+}
+
+// Enqueue queues frame for c (hub.Subscriber). A subscriber whose unsent
+// bytes would pass the outbox limit is closed with 1008 instead: it never
+// stalls the publisher or the other subscribers.
+func (c *conn) Enqueue(frame []byte) bool {
+	c.mu.Lock()
+	if c.closed || c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.outBytes > 0 && c.outBytes+len(frame) > c.srv.cfg.OutboxBytes {
+		c.srv.stats.slowConsumers.Add(1)
+		start := c.requestCloseLocked(ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded")
+		c.mu.Unlock()
+		if start {
+			c.srv.workers.Submit(c)
+		}
+		return false
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	flush := !c.writing && !c.flushQueued && !c.wantOut
+	c.flushQueued = c.flushQueued || flush
+	c.mu.Unlock()
+	return flush
+}
+
+// Flush writes what is queued unless another writer is at it (hub.Subscriber).
+func (c *conn) Flush() {
+	c.mu.Lock()
+	c.flushQueued = false
+	take := !c.writing && !c.wantOut && !c.released && (c.outFirst < len(c.out) || c.closed)
+	c.writing = c.writing || take
+	c.mu.Unlock()
+	if take {
+		c.writeLoop()
+	}
+}
+
+// send queues a frame from the handler and writes it at once.
+func (c *conn) send(frame []byte) {
+	if c.Enqueue(frame) {
+		c.Flush()
+	}
+}
+
+// writable handles the poller saying a blocked write can go on.
+func (c *conn) writable() {
+	c.mu.Lock()
+	c.wantOut = false
+	c.mu.Unlock()
+	c.Flush()
+}
+
+// writeLoop writes the outbox until it is empty or the socket is full. The
+// caller has set c.writing; frames queued meanwhile leave in the same
+// writev.
+func (c *conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.finishClosedLocked()
+			return
+		}
+		if c.outFirst == len(c.out) {
+			c.resetOutLocked()
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		bufs, head := c.out[c.outFirst:], c.outHead
+		c.mu.Unlock()
+		n, err := netpoll.Writev(c.fd, bufs, head)
+		if !c.wrote(n, err) {
+			return
+		}
+	}
+}
+
+// wrote accounts for a writev and reports whether the loop goes on.
+func (c *conn) wrote(n int, err error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.consumeLocked(n)
+	switch {
+	case err == nil:
+		return true
+	case netpoll.IsAgain(err):
+		c.wantOut = true
+		c.writing = false
+		if !c.running && !c.closed {
+			c.settleLocked()
+		}
+	default:
+		c.writing = false
+		if c.requestCloseLocked(0, "") {
+			c.srv.workers.Submit(c)
+		}
+	}
+	return false
+}
+
+func (c *conn) consumeLocked(n int) {
+	c.outBytes -= n
+	for n > 0 {
+		rest := len(c.out[c.outFirst]) - c.outHead
+		if n < rest {
+			c.outHead += n
+			return
+		}
+		n -= rest
+		c.out[c.outFirst] = nil
+		c.outFirst++
+		c.outHead = 0
+	}
+}
+
+func (c *conn) resetOutLocked() {
+	if cap(c.out) > maxIdleOut {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
+}
+
+// finishClosedLocked sends the close frame when no frame is half written,
+// drops the rest and lets the fd go. It unlocks c.mu.
+func (c *conn) finishClosedLocked() {
+	frame := c.closeFrame
+	if c.outHead != 0 {
+		frame = nil // the peer is mid-frame; a close frame would corrupt it
+	}
+	c.closeFrame = nil
+	clear(c.out)
+	c.out = nil
+	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
+	c.mu.Unlock()
+	if frame != nil {
+		netpoll.Writev(c.fd, [][]byte{frame}, 0)
+	}
+	c.mu.Lock()
+	c.writing = false
+	c.releaseLocked()
+	c.mu.Unlock()
+}

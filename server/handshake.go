@@ -1,0 +1,156 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/netpoll"
+)
+
+var headEnd = []byte("\r\n\r\n")
+
+// handshake routes a complete request head: GET /ws is upgraded here,
+// anything else goes to fasthttp with every byte read so far.
+func (c *conn) handshake() bool {
+	end := bytes.Index(c.rbuf, headEnd)
+	if end < 0 {
+		if len(c.rbuf) >= c.srv.cfg.MaxHeaderBytes {
+			c.reject(http.StatusRequestHeaderFieldsTooLarge, "request head too large")
+			return false
+		}
+		return true
+	}
+	head := c.rbuf[:end+len(headEnd)]
+	switch {
+	case !isUpgradeRequest(head):
+		c.toHTTP()
+		return false
+	case c.srv.auth != nil:
+		c.authorizeConnect(head)
+		return false
+	}
+	return c.upgrade(head)
+}
+
+// isUpgradeRequest reports whether the request line is GET /ws[?query].
+func isUpgradeRequest(head []byte) bool {
+	line, _, _ := bytes.Cut(head, []byte("\r\n"))
+	method, rest, _ := bytes.Cut(line, []byte(" "))
+	target, _, _ := bytes.Cut(rest, []byte(" "))
+	path, _, _ := bytes.Cut(target, []byte("?"))
+	return string(method) == "GET" && string(path) == "/ws"
+}
+
+// upgrade completes the WebSocket handshake on head and goes on with any
+// frames the client sent right behind it.
+func (c *conn) upgrade(head []byte) bool {
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(head), fdWriter(c.fd)}
+	if _, err := c.srv.upgrader.Upgrade(rw); err != nil {
+		c.srv.stats.rejected(reasonBadHandshake)
+		c.abort()
+		return false
+	}
+	c.opened(len(head))
+	return c.frames()
+}
+
+func (c *conn) opened(headLen int) {
+	c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[headLen:])]
+	c.state = stateOpen
+	c.srv.wheel.clear(c)
+	c.srv.connOpened()
+}
+
+// toHTTP hands the connection to fasthttp, replaying what was read.
+func (c *conn) toHTTP() {
+	c.srv.poller.Remove(c.fd)
+	nc, err := netpoll.ToNetConn(c.fd)
+	if err == nil {
+		c.srv.httpLn.push(&prefixConn{Conn: nc, prefix: append([]byte(nil), c.rbuf...)})
+	}
+	c.abort()
+}
+
+// reject answers the handshake with an HTTP error and closes.
+func (c *conn) reject(status int, reason string) {
+	c.srv.stats.rejected(statusReason(status))
+	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(reason), reason)
+	fdWriter(c.fd).Write([]byte(resp))
+	c.abort()
+}
+
+// authorizeConnect validates the handshake, then asks the authorizer from
+// its own pool; the worker goes on serving others meanwhile.
+func (c *conn) authorizeConnect(head []byte) {
+	var resp bytes.Buffer
+	u := c.srv.upgrader
+	u.OnBeforeUpgrade = c.srv.stopBeforeUpgrade
+	_, err := u.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(head), &resp})
+	if !errors.Is(err, errAuthPending) {
+		c.srv.stats.rejected(reasonBadHandshake)
+		fdWriter(c.fd).Write(resp.Bytes())
+		c.abort()
+		return
+	}
+	headers, query := parseHead(head)
+	c.query = query
+	c.authMsg = append([]byte(nil), head...)
+	c.askAuthorizer(auth.ConnectBody(headers, parseQuery(query)))
+}
+
+var errAuthPending = errors.New("server: handshake waits for the authorizer")
+
+func (s *Server) stopBeforeUpgrade() (h ws.HandshakeHeader, err error) { return nil, errAuthPending }
+
+// finishConnect upgrades or rejects after the authorizer's verdict.
+func (c *conn) finishConnect(head []byte, verdict error) {
+	var ae *auth.Error
+	if errors.As(verdict, &ae) {
+		c.reject(ae.Status, "authorizer: "+http.StatusText(ae.Status))
+		return
+	}
+	c.upgrade(head)
+}
+
+// parseHead returns the headers and raw query of a request head.
+func parseHead(head []byte) (map[string][]string, string) {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	_, target, _ := bytes.Cut(line, []byte(" "))
+	target, _, _ = bytes.Cut(target, []byte(" "))
+	_, query, _ := bytes.Cut(target, []byte("?"))
+	h, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(rest))).ReadMIMEHeader()
+	return h, string(query)
+}
+
+func parseQuery(q string) map[string][]string {
+	v, _ := url.ParseQuery(q)
+	return v
+}
+
+// fdWriter writes to a non-blocking socket that has room, as a fresh
+// connection's does; a full socket is an error, not a wait.
+type fdWriter int
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	n, err := netpoll.Writev(int(w), [][]byte{p}, 0)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	return n, err
+}

@@ -1,0 +1,189 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsify/wsify/server"
+)
+
+// start runs a server on a free loopback port for the test's lifetime.
+func start(t testing.TB, cfg server.Config) *server.Server {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+func wsURL(s *server.Server, query string) string {
+	u := fmt.Sprintf("ws://%s/ws", s.Addr())
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+func httpURL(s *server.Server, path string) string {
+	return fmt.Sprintf("http://%s%s", s.Addr(), path)
+}
+
+// dial opens a client connection with gorilla/websocket.
+func dial(t testing.TB, s *server.Server) *websocket.Conn {
+	t.Helper()
+	c, err := dialQuery(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func dialQuery(s *server.Server, query string) (*websocket.Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.Dial(wsURL(s, query), nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil && resp != nil {
+		return nil, &handshakeError{resp.StatusCode, err}
+	}
+	return c, err
+}
+
+type handshakeError struct {
+	status int
+	err    error
+}
+
+func (e *handshakeError) Error() string { return fmt.Sprintf("handshake %d: %v", e.status, e.err) }
+
+func send(t testing.TB, c *websocket.Conn, msg string) {
+	t.Helper()
+	if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recv reads one message within a deadline.
+func recv(t testing.TB, c *websocket.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, p, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return string(p)
+}
+
+// expect reads one message and compares it with want.
+func expect(t testing.TB, c *websocket.Conn, want string) {
+	t.Helper()
+	if got := recv(t, c); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// expectNothing checks that no message arrives for a while.
+func expectNothing(t testing.TB, c *websocket.Conn, within time.Duration) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
+	_, p, err := c.ReadMessage()
+	if err == nil {
+		t.Fatalf("unexpected message %s", p)
+	}
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("unexpected error %v", err)
+	}
+}
+
+// expectClose reads until the server closes and checks the close code.
+func expectClose(t testing.TB, c *websocket.Conn, code int) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		ce, ok := err.(*websocket.CloseError)
+		if !ok {
+			t.Fatalf("want close %d, got %v", code, err)
+		}
+		if ce.Code != code {
+			t.Fatalf("want close %d, got %d (%s)", code, ce.Code, ce.Text)
+		}
+		return
+	}
+}
+
+// joinSync joins channel and waits for the reply, so the join is in place.
+func joinSync(t testing.TB, c *websocket.Conn, channel string) {
+	t.Helper()
+	send(t, c, fmt.Sprintf(`{"command":"join","args":{"channel":%q},"id":"j"}`, channel))
+	expect(t, c, `{"id":"j","ok":true}`)
+}
+
+func post(t testing.TB, url, contentType, body string, header ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// eventually polls cond until it holds or the time is up.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func errorCode(t testing.TB, msg string) string {
+	t.Helper()
+	var r struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(msg), &r); err != nil || r.Error.Code == "" {
+		t.Fatalf("not an error reply: %s", msg)
+	}
+	return r.Error.Code
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"mime"
+	"net"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wsify/wsify/protocol"
+)
+
+func (s *Server) startHTTP() {
+	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
+	s.http = &fasthttp.Server{
+		Handler:            s.serveHTTP,
+		Name:               "wsify",
+		Concurrency:        s.cfg.MaxHTTPConns,
+		ReadTimeout:        s.cfg.HandshakeTimeout,
+		WriteTimeout:       s.cfg.HandshakeTimeout,
+		IdleTimeout:        60 * s.cfg.HandshakeTimeout,
+		MaxRequestBodySize: s.cfg.MaxMessageBytes + 4096,
+		ReadBufferSize:     s.cfg.MaxHeaderBytes,
+		Logger:             fasthttpLogger{s},
+	}
+	s.httpDone = make(chan struct{})
+	go func() {
+		defer close(s.httpDone)
+		s.http.Serve(s.httpLn)
+	}()
+}
+
+type fasthttpLogger struct{ s *Server }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.s.log.Debug("fasthttp", "msg", format, "args", args)
+}
+
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/broadcast":
+		s.handleBroadcast(ctx)
+	case "/healthz":
+		s.handleHealth(ctx)
+	case "/ws":
+		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
+			"a WebSocket upgrade must be a GET and the first request on its connection")
+	default:
+		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
+	}
+}
+
+func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	if s.draining.Load() {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString(`{"status":"draining"}`)
+		return
+	}
+	ctx.SetBodyString(`{"status":"ok"}`)
+}
+
+// handleBroadcast serves POST /broadcast. Checks run in the documented
+// order: method (405), key (403), content type (415), body (400).
+func (s *Server) handleBroadcast(ctx *fasthttp.RequestCtx) {
+	switch {
+	case !ctx.IsPost():
+		ctx.Response.Header.Set("Allow", "POST")
+		httpError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+	case !s.keyOK(ctx):
+		httpError(ctx, fasthttp.StatusForbidden, "forbidden", "missing or wrong broadcast key")
+	case !isJSON(ctx.Request.Header.ContentType()):
+		httpError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+	default:
+		s.publishBody(ctx)
+	}
+}
+
+func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
+	var p protocol.Publication
+	if err := protocol.DecodePublication(&p, ctx.PostBody(), s.cfg.MaxChannelBytes); err != nil {
+		ctx.SetStatusCode(err.Status)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
+		return
+	}
+	s.Publish(p.Channel, p.Content)
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"ok":true}`)
+}
+
+func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {
+	if s.cfg.BroadcastKey == "" {
+		return true
+	}
+	key := ctx.QueryArgs().Peek("key")
+	if bearer, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer ")); ok {
+		key = bearer
+	}
+	return subtle.ConstantTimeCompare(key, []byte(s.cfg.BroadcastKey)) == 1
+}
+
+func isJSON(contentType []byte) bool {
+	mt, _, err := mime.ParseMediaType(string(contentType))
+	return err == nil && mt == "application/json"
+}
+
+func httpError(ctx *fasthttp.RequestCtx, status int, code, message string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(protocol.AppendErrorJSON(nil, nil, &protocol.Error{Code: code, Message: message}))
+}

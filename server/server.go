@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/fasthttp"
+
+	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/hub"
+	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
+)
+
+// Server is a wsify node: the listener, the poller, the worker pools, the
+// hub and the HTTP endpoints.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	nodeID   string // prefix of client ids, unique per process
+	hub      *hub.Hub
+	auth     *auth.Client // nil without an authorizer
+	upgrader ws.Upgrader
+	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
+	stats    stats
+
+	poller   *netpoll.Poller
+	workers  *pool
+	authPool *pool
+	wheel    *wheel
+	http     *fasthttp.Server
+	httpLn   *chanListener
+	lfd      int
+	addr     netip.AddrPort
+	seq      atomic.Uint64
+	conns    table
+	draining atomic.Bool // set by Shutdown: no new connections
+	httpDone chan struct{}
+}
+
+// New checks cfg and prepares a server; Start opens it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
+	}
+	cfg = cfg.WithDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1}
+	s.auth = auth.New(cfg.Auth)
+	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}
+	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }
+	return s, nil
+}
+
+func newNodeID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if s.poller, err = netpoll.New(); err != nil {
+		netpoll.CloseListener(lfd)
+		return fmt.Errorf("server: %w", err)
+	}
+	s.lfd, s.addr = lfd, addr
+	s.workers = newPool(s.cfg.Workers)
+	s.authPool = newPool(s.cfg.Auth.MaxConns)
+	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
+	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
+	s.startHTTP()
+	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
+		s.stopAll()
+		return fmt.Errorf("server: watch listener: %w", err)
+	}
+	s.log.Info("wsify listening", "addr", addr.String(), "workers", s.cfg.Workers)
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+func (s *Server) getBuf() []byte  { return (*s.bufs.Get().(*[]byte))[:0] }
+func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
+
+// Publish sends content (raw JSON) to every subscriber of channel, encoded
+// once, and returns how many subscribers it reached.
+func (s *Server) Publish(channel, content []byte) int {
+	n := s.hub.Publish(channel, protocol.BroadcastFrame(channel, content))
+	s.stats.published.Add(1)
+	s.stats.deliveries.Add(uint64(n))
+	return n
+}
+
+func (s *Server) join(name []byte, c *conn)  { s.hub.Join(name, c) }
+func (s *Server) leave(name string, c *conn) { s.hub.Leave([]byte(name), c) }
+
+// Shutdown stops accepting, closes every client with 1001 and waits until
+// they are gone or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.draining.Swap(true) {
+		return nil
+	}
+	s.poller.CloseFD(s.lfd)
+	s.conns.each(func(c *conn) { c.requestClose(ws.StatusGoingAway, "server shutting down") })
+	err := s.waitDrained(ctx)
+	s.http.ShutdownWithContext(ctx)
+	s.stopAll()
+	return err
+}
+
+func (s *Server) waitDrained(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.conns.len() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server: shutdown: %d connections left: %w", s.conns.len(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (s *Server) stopAll() {
+	s.httpLn.Close()
+	<-s.httpDone
+	s.wheel.Close()
+	s.authPool.Close()
+	s.workers.Close()
+	s.poller.Close()
+}

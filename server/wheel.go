@@ -1,0 +1,107 @@
+package server
+
+import (
+	"sync"
+	"time"
+)
+
+// wheel is one timing wheel for every connection deadline, instead of a
+// timer per connection. Only connections with a deadline (a handshake or a
+// frame under way) are in it, so idle connections cost it nothing. A
+// deadline fires within one tick after it passes.
+type wheel struct {
+	tick time.Duration
+	fire func(*conn)
+
+	mu    sync.Mutex
+	slots []map[*conn]struct{} // guarded by mu
+	last  int64                // last tick processed; guarded by mu
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+const wheelSlots = 64
+
+func newWheel(tick time.Duration, fire func(*conn)) *wheel {
+	w := &wheel{tick: tick, fire: fire, stop: make(chan struct{}), done: make(chan struct{})}
+	w.slots = make([]map[*conn]struct{}, wheelSlots)
+	for i := range w.slots {
+		w.slots[i] = make(map[*conn]struct{})
+	}
+	w.last = time.Now().UnixNano() / int64(tick)
+	go w.run()
+	return w
+}
+
+func (w *wheel) slot(t int64) map[*conn]struct{} { return w.slots[t%wheelSlots] }
+
+// set gives c the deadline at, replacing any it had.
+func (w *wheel) set(c *conn, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clearLocked(c)
+	c.deadline = at.UnixNano()
+	c.wslot = max(c.deadline/int64(w.tick), w.last+1) % wheelSlots
+	w.slots[c.wslot][c] = struct{}{}
+}
+
+// clear removes c's deadline.
+func (w *wheel) clear(c *conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clearLocked(c)
+}
+
+func (w *wheel) clearLocked(c *conn) {
+	if c.deadline != 0 {
+		delete(w.slots[c.wslot], c)
+		c.deadline = 0
+	}
+}
+
+// armed reports whether c has a deadline that has not fired yet.
+func (w *wheel) armed(c *conn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return c.deadline != 0
+}
+
+func (w *wheel) run() {
+	defer close(w.done)
+	t := time.NewTicker(w.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case now := <-t.C:
+			for _, c := range w.expire(now) {
+				w.fire(c)
+			}
+		}
+	}
+}
+
+// expire removes and returns the connections whose deadline passed.
+func (w *wheel) expire(now time.Time) []*conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var due []*conn
+	cur := now.UnixNano() / int64(w.tick)
+	for t := max(w.last+1, cur-wheelSlots+1); t <= cur; t++ {
+		for c := range w.slot(t) {
+			if c.deadline <= now.UnixNano() {
+				delete(w.slot(t), c)
+				c.deadline = 0
+				due = append(due, c)
+			}
+		}
+	}
+	w.last = cur
+	return due
+}
+
+func (w *wheel) Close() {
+	close(w.stop)
+	<-w.done
+}
