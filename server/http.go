@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/json"
 	"mime"
 	"net"
 
@@ -43,6 +44,8 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		s.handleBroadcast(ctx)
 	case "/healthz":
 		s.handleHealth(ctx)
+	case "/stats":
+		s.handleStats(ctx)
 	case "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
@@ -111,4 +114,11 @@ func httpError(ctx *fasthttp.RequestCtx, status int, code, message string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(protocol.AppendErrorJSON(nil, nil, &protocol.Error{Code: code, Message: message}))
+}
+
+// handleStats serves GET /stats: a JSON snapshot for tools and the console.
+func (s *Server) handleStats(ctx *fasthttp.RequestCtx) {
+	b, _ := json.Marshal(s.Stats())
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
 }

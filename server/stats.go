@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
@@ -93,6 +94,7 @@ type Stats struct {
 	Deliveries    uint64 `json:"deliveries"`          // frames queued to subscribers
 	SlowConsumers int64  `json:"slow_consumers"`      // closed for a full outbox
 	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
+	Goroutines    int    `json:"goroutines"`          // goroutines of the process
 }
 
 // Stats returns a snapshot.
@@ -103,5 +105,6 @@ func (s *Server) Stats() Stats {
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(),
 		Rejected:      st.rejectedBad.Load() + st.rejectedAuth.Load() + st.rejectedDown.Load() + st.rejectedOther.Load(),
+		Goroutines:    runtime.NumGoroutine(),
 	}
 }
