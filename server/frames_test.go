@@ -334,13 +334,17 @@ func TestFramesTrickledByteByByteAreAssembled(t *testing.T) {
 	s := start(t, server.Config{})
 	r := rawDial(t, s)
 	ch := freshChannel("trickle")
-	content := `"` + strings.Repeat("t", 130) + `"` // a 16-bit length frame
+	content := `"` + strings.Repeat("t", 80) + `"`
+	cmd := broadcastCmd(ch, content)
+	if len(cmd)-10 < 126 {
+		t.Fatal("the continuation must use the 16-bit length form")
+	}
 	var stream []byte
 	stream = append(stream, frame(opText, joinCmd(ch, "t"))...)
 	stream = append(stream, frame(opPing, "tp")...)
-	stream = append(stream, fragment(opText, broadcastCmd(ch, content)[:50])...)
-	stream = append(stream, frame(opCont, broadcastCmd(ch, content)[50:])...)
-	r.trickle(stream, 200*time.Microsecond)
+	stream = append(stream, fragment(opText, cmd[:10])...)
+	stream = append(stream, frame(opCont, cmd[10:])...) // 16-bit length form
+	r.trickle(stream, 100*time.Microsecond)
 	r.expectText(okReply("t"))
 	r.expectFrame(opPong, "tp")
 	r.expectText(delivery(ch, content))
@@ -441,23 +445,37 @@ func seqContent(seq int) string {
 	return fmt.Sprintf(`{"seq":%d,"pad":"%s"}`, seq, strings.Repeat("f", 2000))
 }
 
-// countInOrder counts deliveries of seqContent in received until the
-// content "end" arrives, and reports the first one out of order.
-func countInOrder(c *websocket.Conn, ch string, received *atomic.Int64) error {
+// countInOrder reads deliveries of seqContent until the content "end"
+// arrives, giving back a window token for each; it reports the count, or
+// the first delivery out of order.
+func countInOrder(c *websocket.Conn, ch string, window chan struct{}) (int, error) {
 	for seq := 0; ; seq++ {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, p, err := c.ReadMessage()
-		if err != nil {
-			return fmt.Errorf("subscriber after %d messages: %w", seq, err)
+		switch {
+		case err != nil:
+			return seq, fmt.Errorf("subscriber after %d messages: %w", seq, err)
+		case string(p) == delivery(ch, `"end"`):
+			return seq, nil
+		case string(p) != delivery(ch, seqContent(seq)):
+			return seq, fmt.Errorf("subscriber message %d: got %.60s", seq, p)
 		}
-		if string(p) == delivery(ch, `"end"`) {
-			return nil
-		}
-		if string(p) != delivery(ch, seqContent(seq)) {
-			return fmt.Errorf("subscriber message %d: got %.60s", seq, p)
-		}
-		received.Add(1)
+		<-window
 	}
+}
+
+// publishWindowed sends one numbered broadcast once the subscriber is
+// within the window: it keeps the reading subscriber far inside its own
+// outbox limit whatever the scheduler does, so only the client that does
+// not read can fall behind.
+func publishWindowed(t *testing.T, pub *websocket.Conn, ch string, seq int, window chan struct{}) {
+	t.Helper()
+	select {
+	case window <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("subscriber stuck before message %d", seq)
+	}
+	send(t, pub, broadcastCmd(ch, seqContent(seq)))
 }
 
 func TestSlowConsumerIsDroppedWhileOthersGetEverything(t *testing.T) {
@@ -468,22 +486,23 @@ func TestSlowConsumerIsDroppedWhileOthersGetEverything(t *testing.T) {
 	sub, pub := dial(t, s), dial(t, s)
 	joinSync(t, sub, ch)
 
-	const maxMessages = 20000 // ~40 MB: far past any loopback buffering
-	var received atomic.Int64
-	done := make(chan error, 1)
+	const maxMessages = 8000 // ~16 MB: far past what loopback buffers hold
+	window := make(chan struct{}, 16)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { n, err := countInOrder(sub, ch, window); done <- result{n, err} }()
 	sent := 0
-	go func() { done <- countInOrder(sub, ch, &received) }()
 	for ; s.Stats().SlowConsumers == 0; sent++ {
 		if sent == maxMessages {
 			t.Fatalf("slow consumer still connected after %d messages", sent)
 		}
-		send(t, pub, broadcastCmd(ch, seqContent(sent)))
-		// Keep the reading subscriber well within its own outbox limit,
-		// whatever the scheduler does: only the slow one may fall behind.
-		eventually(t, "subscriber keeps up", func() bool { return received.Load() >= int64(sent-16) })
+		publishWindowed(t, pub, ch, sent, window)
 	}
 	for range 10 { // the flood goes on after the drop
-		send(t, pub, broadcastCmd(ch, seqContent(sent)))
+		publishWindowed(t, pub, ch, sent, window)
 		sent++
 	}
 	send(t, pub, fmt.Sprintf(`{"command":"broadcast","args":{"channel":%q,"content":"end"},"id":"last"}`, ch))
@@ -491,8 +510,8 @@ func TestSlowConsumerIsDroppedWhileOthersGetEverything(t *testing.T) {
 	t.Logf("slow consumer dropped after %d messages", sent)
 
 	slowGotPrefix(t, slow, ch)
-	if err := <-done; err != nil || received.Load() != int64(sent) {
-		t.Fatalf("subscriber got %d of %d messages: %v", received.Load(), sent, err)
+	if r := <-done; r.err != nil || r.n != sent {
+		t.Fatalf("subscriber got %d of %d messages: %v", r.n, sent, r.err)
 	}
 	if n := s.Stats().SlowConsumers; n != 1 {
 		t.Fatalf("SlowConsumers = %d, want 1", n)
