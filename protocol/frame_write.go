@@ -54,6 +54,9 @@ func ParseClose(body []byte) (ws.StatusCode, error) {
 		return 0, &CloseError{ws.StatusProtocolError, "close frame body of one byte"}
 	}
 	code := ws.StatusCode(binary.BigEndian.Uint16(body))
+	if code > ws.StatusRangePrivate.Max { // gobwas lets 5000 and up through
+		return 0, &CloseError{ws.StatusProtocolError, "close code above 4999"}
+	}
 	if err := ws.CheckCloseFrameData(code, string(body[2:])); err != nil {
 		return 0, &CloseError{ws.StatusProtocolError, err.Error()}
 	}

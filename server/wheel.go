@@ -41,7 +41,10 @@ func (w *wheel) set(c *conn, at time.Time) {
 	defer w.mu.Unlock()
 	w.clearLocked(c)
 	c.deadline = at.UnixNano()
-	c.wslot = max(c.deadline/int64(w.tick), w.last+1) % wheelSlots
+	// The slot of the first tick at or after the deadline: a tick expires
+	// its slot once, so a deadline later in its own tick would be skipped
+	// until the wheel came round again.
+	c.wslot = max((c.deadline+int64(w.tick)-1)/int64(w.tick), w.last+1) % wheelSlots
 	w.slots[c.wslot][c] = struct{}{}
 }
 
