@@ -211,7 +211,7 @@ func TestAuthorizerSlowOrUnreachableOnConnectIs503(t *testing.T) {
 func TestAuthorizerConnectBody(t *testing.T) {
 	a := newAuthorizer(t, func(r *authRequest) int { return http.StatusOK })
 	s := start(t, a.config(0))
-	nc := rawDial(t, s)
+	nc := plainDial(t, s)
 	writePieces(t, nc, "GET /ws?a=1&a=2&b=x HTTP/1.1\r\nHost: wsify.test\r\nupgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
 		"x-custom-thing: one\r\nX-CUSTOM-THING: two\r\n\r\n", nil)

@@ -215,8 +215,8 @@ func (c *conn) timedOut() bool {
 		c.srv.stats.handshakeTimeouts.Add(1)
 		c.abort()
 		return true
-	case len(c.rbuf) > 0 && !c.isPaused():
-		c.close(ws.StatusPolicyViolation, "incomplete frame timed out")
+	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused():
+		c.close(ws.StatusPolicyViolation, "incomplete message timed out")
 		return true
 	}
 	return false

@@ -43,7 +43,7 @@ func TestStalledClientsDoNotHoldWorkers(t *testing.T) {
 	}
 }
 
-func rawConn(t testing.TB, s *server.Server) net.Conn {
+func tcpConn(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
@@ -54,7 +54,7 @@ func rawConn(t testing.TB, s *server.Server) net.Conn {
 }
 
 func halfHandshake(t testing.TB, s *server.Server) {
-	rawConn(t, s).Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"))
+	tcpConn(t, s).Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"))
 }
 
 // halfFrame upgrades, then sends a header announcing 100 bytes and only 3.

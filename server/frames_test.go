@@ -407,6 +407,7 @@ func TestIncompleteFrameTimesOutWith1008(t *testing.T) {
 		{"half a header", full[:1]},
 		{"header without mask", full[:4]},
 		{"half a payload", full[:len(full)/2]},
+		{"first fragment only", fragment(opText, `{"command":`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			idle := rawDial(t, s) // whole frames only: no deadline may hit it

@@ -99,8 +99,8 @@ func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {
 		return true
 	}
 	key := ctx.QueryArgs().Peek("key")
-	if bearer, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer ")); ok {
-		key = bearer
+	if scheme, token, ok := bytes.Cut(ctx.Request.Header.Peek("Authorization"), []byte(" ")); ok && bytes.EqualFold(scheme, []byte("Bearer")) {
+		key = token
 	}
 	return subtle.ConstantTimeCompare(key, []byte(s.cfg.BroadcastKey)) == 1
 }

@@ -82,6 +82,7 @@ func TestBroadcastKey(t *testing.T) {
 	}
 	ok(post(t, httpURL(s, "/broadcast?key=k"), "application/json", msg))
 	ok(post(t, httpURL(s, "/broadcast"), "application/json", msg, "Authorization", "Bearer k"))
+	ok(post(t, httpURL(s, "/broadcast"), "application/json", msg, "Authorization", "bearer k")) // schemes are case-insensitive
 	for _, tc := range []struct{ path, auth string }{
 		{"/broadcast", ""},
 		{"/broadcast?key=wrong", ""},
@@ -190,7 +191,7 @@ func TestRequestInPiecesReachesFastHTTPWhole(t *testing.T) {
 		"byte by byte head":        byteCuts(len(head)),
 	} {
 		t.Run(name, func(t *testing.T) {
-			nc := rawDial(t, s)
+			nc := plainDial(t, s)
 			writePieces(t, nc, req, cuts)
 			resp := readResponse(t, nc, http.MethodPost)
 			expectJSON(t, resp.status, resp.body, http.StatusCreated)
@@ -207,7 +208,7 @@ func TestPipelinedRequestsInOneWrite(t *testing.T) {
 	joinSync(t, sub, "n")
 	one := rawPost("/broadcast", `{"channel":"n","content":1}`)
 	two := rawPost("/broadcast", `{"channel":"n","content":2}`)
-	nc := rawDial(t, s)
+	nc := plainDial(t, s)
 	writePieces(t, nc, one+two+"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", nil)
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(nc)
@@ -249,7 +250,7 @@ func byteCuts(n int) []int {
 }
 
 // rawDial opens a plain TCP connection to s, closed with the test.
-func rawDial(t testing.TB, s *server.Server) net.Conn {
+func plainDial(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {

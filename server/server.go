@@ -77,7 +77,9 @@ func (s *Server) Start() error {
 	}
 	s.lfd, s.addr = lfd, addr
 	s.workers = newPool(s.cfg.Workers)
-	s.authPool = newPool(s.cfg.Auth.MaxConns)
+	if s.auth != nil {
+		s.authPool = newPool(s.cfg.Auth.MaxConns)
+	}
 	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
 	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
 	s.startHTTP()
@@ -138,7 +140,9 @@ func (s *Server) stopAll() {
 	s.httpLn.Close()
 	<-s.httpDone
 	s.wheel.Close()
-	s.authPool.Close()
+	if s.authPool != nil {
+		s.authPool.Close()
+	}
 	s.workers.Close()
 	s.poller.Close()
 }
