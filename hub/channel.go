@@ -47,13 +47,13 @@ func (c *channel) remove(s Subscriber) bool {
 	return true
 }
 
-// enqueue queues frame on every subscriber and collects in b those whose
+// enqueue queues m on every subscriber and collects in b those whose
 // writes the caller must start.
-func (c *channel) enqueue(frame []byte, b *batch) int {
+func (c *channel) enqueue(m *Message, b *batch) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.subs {
-		if s.Enqueue(frame) {
+		if s.Enqueue(m) {
 			b.subs = append(b.subs, s)
 		}
 	}

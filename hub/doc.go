@@ -10,6 +10,10 @@
 // one order of publications. The writes happen after the lock is released,
 // split into chunks that run in parallel on the worker pool.
 //
+// A Message may carry a variant of its frame (the compressed form for
+// subscribers that negotiated permessage-deflate); it is built at most once
+// per publication, by the first subscriber that asks for it.
+//
 // Lock order: shard.mu, then channel.mu, then whatever a Subscriber locks in
-// Enqueue. Nothing here calls into a Subscriber's Flush under a hub lock.
+// Enqueue, then Message.mu. Nothing here calls into a Subscriber's Flush under a hub lock.
 package hub

@@ -9,9 +9,10 @@ import (
 
 // Subscriber receives encoded frames.
 type Subscriber interface {
-	// Enqueue queues frame without blocking and reports whether the caller
-	// must arrange a Flush (false when one is already under way).
-	Enqueue(frame []byte) bool
+	// Enqueue queues m.Frame (or m.Variant()) without blocking and reports
+	// whether the caller must arrange a Flush (false when one is already
+	// under way). It must not keep m itself, only the bytes it queues.
+	Enqueue(m *Message) bool
 	// Flush writes what was queued. It never runs under a hub lock.
 	Flush()
 }
@@ -114,6 +115,17 @@ func (h *Hub) Leave(name []byte, s Subscriber) (last bool) {
 // Publish queues frame on every subscriber of channel name and starts the
 // writes. It returns the number of subscribers reached.
 func (h *Hub) Publish(name []byte, frame []byte) int {
+	m := messagePool.Get().(*Message)
+	m.Frame = frame
+	n := h.PublishMessage(name, m)
+	m.Frame, m.alt = nil, nil
+	m.built.Store(false)
+	messagePool.Put(m)
+	return n
+}
+
+// PublishMessage is Publish for a message that may carry a variant frame.
+func (h *Hub) PublishMessage(name []byte, m *Message) int {
 	sh := h.shard(name)
 	sh.mu.RLock()
 	ch := sh.channels[string(name)]
@@ -122,7 +134,7 @@ func (h *Hub) Publish(name []byte, frame []byte) int {
 		return 0
 	}
 	b := acquireBatch()
-	n := ch.enqueue(frame, b)
+	n := ch.enqueue(m, b)
 	h.flush(b)
 	return n
 }

@@ -46,6 +46,7 @@ func (s *Server) acceptFailed(err error) {
 
 func (s *Server) register(fd int, remote netip.AddrPort) {
 	c := &conn{srv: s, fd: fd, seq: s.seq.Add(1), remote: remote}
+	s.newTLSConn(c)
 	s.stats.accepted.Add(1)
 	s.conns.put(c)
 	s.wheel.set(c, time.Now().Add(s.cfg.HandshakeTimeout))

@@ -48,6 +48,19 @@ type Config struct {
 	Auth auth.Config
 	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
 	MaxHTTPConns int
+	// TLSCertFile and TLSKeyFile name a PEM certificate (chain) and its
+	// key. With both set the listener speaks TLS only (wss:// and https://,
+	// see tls.go); with neither it speaks plain TCP. Default empty.
+	TLSCertFile, TLSKeyFile string
+	// TLSHandshakes bounds the TLS handshakes doing CPU work at once; a
+	// handshake waiting for the client's next flight holds no slot.
+	// Default max(1, GOMAXPROCS/2), so a reconnect storm leaves cores to
+	// the connections already open.
+	TLSHandshakes int
+	// Compression offers permessage-deflate (RFC 7692) to clients that ask
+	// for it, without context takeover either way (deflate.go). Default
+	// off.
+	Compression bool
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +80,7 @@ func (c Config) WithDefaults() Config {
 	c.Auth.Timeout = orDefault(c.Auth.Timeout, time.Second)
 	c.Auth.MaxConns = orDefault(c.Auth.MaxConns, 64)
 	c.MaxHTTPConns = orDefault(c.MaxHTTPConns, 4096)
+	c.TLSHandshakes = orDefault(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -98,5 +112,7 @@ func (c Config) Validate() error {
 	check(c.HandshakeTimeout >= 0 && c.ReadTimeout >= 0 && c.ShutdownTimeout >= 0 && c.Auth.Timeout >= 0,
 		"timeouts must not be negative")
 	check(c.Auth.MaxConns >= 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
+	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
+	check(c.TLSHandshakes >= 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
 	return errors.Join(errs...)
 }

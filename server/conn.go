@@ -45,6 +45,9 @@ type conn struct {
 	query    string    // query of the connect request, kept for the authorizer
 	authMsg  []byte    // message or request head awaiting the authorizer
 	headers  map[string][]string
+	tls      *tlsState // TLS layer; nil on a plain listener (tls.go)
+	deflate  bool      // permessage-deflate negotiated (deflate.go)
+	inflate  bool      // the message being read is compressed (deflate.go)
 
 	deadline int64 // unix nanos; guarded by srv.wheel.mu
 	wslot    int64 // wheel slot holding c; guarded by srv.wheel.mu
@@ -182,6 +185,9 @@ func (c *conn) settleLocked() {
 		c.releaseLocked()
 		return
 	}
+	if c.tlsBufferedLocked() {
+		return
+	}
 	var ev netpoll.Event
 	if !c.paused {
 		ev |= netpoll.Readable
@@ -230,6 +236,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	}
 	wasOpen := c.state == stateOpen
 	c.state = stateClosed
+	c.tlsClosed()
 	c.srv.wheel.clear(c)
 	for _, ch := range c.channels {
 		c.srv.leave(ch, c)

@@ -18,7 +18,7 @@ const readBudget = 256 << 10
 func (c *conn) read() {
 	for budget := readBudget; budget > 0 && c.state != stateClosed; {
 		c.fillBuffer()
-		n, err := netpoll.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		n, err := c.readSocket(c.rbuf[len(c.rbuf):cap(c.rbuf)])
 		if netpoll.IsAgain(err) {
 			break
 		}
@@ -96,7 +96,7 @@ func (c *conn) process() bool {
 func (c *conn) frames() bool {
 	b, off := c.rbuf, 0
 	for off < len(b) && c.state == stateOpen && !c.isPaused() {
-		h, hn, err := protocol.ParseHeader(b[off:], c.payloadLimit(), c.msgOp != 0)
+		h, hn, err := c.parseHeader(b[off:])
 		if err == protocol.ErrShortHeader {
 			break
 		}
@@ -162,11 +162,11 @@ func (c *conn) frame(h ws.Header, payload []byte) {
 		if h.Fin {
 			op, msg := c.msgOp, c.msg
 			c.msgOp, c.msg = 0, nil
-			c.message(op, msg)
+			c.inflated(op, msg)
 		}
 	default:
 		if h.Fin {
-			c.message(h.OpCode, payload)
+			c.inflated(h.OpCode, payload)
 			return
 		}
 		c.msgOp, c.msg = h.OpCode, append([]byte(nil), payload...)

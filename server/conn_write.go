@@ -15,10 +15,10 @@ func closeFrame(code ws.StatusCode, reason string) []byte {
 	return protocol.CloseFrame(code, reason)
 }
 
-// Enqueue queues frame for c (hub.Subscriber). A subscriber whose unsent
-// bytes would pass the outbox limit is closed with 1008 instead: it never
-// stalls the publisher or the other subscribers.
-func (c *conn) Enqueue(frame []byte) bool {
+// enqueue queues frame for c and reports whether the caller must Flush. A
+// subscriber whose unsent bytes would pass the outbox limit is closed with
+// 1008 instead: it never stalls the publisher or the other subscribers.
+func (c *conn) enqueue(frame []byte) bool {
 	c.mu.Lock()
 	if c.closed || c.closing {
 		c.mu.Unlock()
@@ -55,7 +55,7 @@ func (c *conn) Flush() {
 
 // send queues a frame from the handler and writes it at once.
 func (c *conn) send(frame []byte) {
-	if c.Enqueue(frame) {
+	if c.enqueue(frame) {
 		c.Flush()
 	}
 }
@@ -72,6 +72,10 @@ func (c *conn) writable() {
 // caller has set c.writing; frames queued meanwhile leave in the same
 // writev.
 func (c *conn) writeLoop() {
+	if c.tls != nil {
+		c.tlsWriteLoop()
+		return
+	}
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -143,6 +147,10 @@ func (c *conn) resetOutLocked() {
 // finishClosedLocked sends the close frame when no frame is half written,
 // drops the rest and lets the fd go. It unlocks c.mu.
 func (c *conn) finishClosedLocked() {
+	if c.tls != nil {
+		c.tlsFinishClosedLocked()
+		return
+	}
 	frame := c.closeFrame
 	if c.outHead != 0 {
 		frame = nil // the peer is mid-frame; a close frame would corrupt it

@@ -56,8 +56,8 @@ func (c *conn) upgrade(head []byte) bool {
 	rw := struct {
 		io.Reader
 		io.Writer
-	}{bytes.NewReader(head), fdWriter(c.fd)}
-	if _, err := c.srv.upgrader.Upgrade(rw); err != nil {
+	}{bytes.NewReader(head), c.headWriter()}
+	if err := c.wsUpgrade(rw); err != nil {
 		c.srv.stats.rejected(reasonBadHandshake)
 		c.abort()
 		return false
@@ -76,7 +76,7 @@ func (c *conn) opened(headLen int) {
 // toHTTP hands the connection to fasthttp, replaying what was read.
 func (c *conn) toHTTP() {
 	c.srv.poller.Remove(c.fd)
-	nc, err := netpoll.ToNetConn(c.fd)
+	nc, err := c.handoverConn()
 	if err == nil {
 		c.srv.httpLn.push(&prefixConn{Conn: nc, prefix: append([]byte(nil), c.rbuf...)})
 	}
@@ -88,7 +88,7 @@ func (c *conn) reject(status int, reason string) {
 	c.srv.stats.rejected(statusReason(status))
 	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(reason), reason)
-	fdWriter(c.fd).Write([]byte(resp))
+	c.headWriter().Write([]byte(resp))
 	c.abort()
 }
 
@@ -104,7 +104,7 @@ func (c *conn) authorizeConnect(head []byte) {
 	}{bytes.NewReader(head), &resp})
 	if !errors.Is(err, errAuthPending) {
 		c.srv.stats.rejected(reasonBadHandshake)
-		fdWriter(c.fd).Write(resp.Bytes())
+		c.headWriter().Write(resp.Bytes())
 		c.abort()
 		return
 	}

@@ -28,6 +28,7 @@ type Server struct {
 	nodeID   string // prefix of client ids, unique per process
 	hub      *hub.Hub
 	auth     *auth.Client // nil without an authorizer
+	tls      *tlsServer   // nil on a plain listener (tls.go)
 	upgrader ws.Upgrader
 	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
 	stats    stats
@@ -56,6 +57,9 @@ func New(cfg Config) (*Server, error) {
 	s.auth = auth.New(cfg.Auth)
 	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}
 	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }
+	if err := s.setupTLS(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -100,7 +104,7 @@ func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
 // Publish sends content (raw JSON) to every subscriber of channel, encoded
 // once, and returns how many subscribers it reached.
 func (s *Server) Publish(channel, content []byte) int {
-	n := s.hub.Publish(channel, protocol.BroadcastFrame(channel, content))
+	n := s.publishFrame(channel, protocol.BroadcastFrame(channel, content))
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(uint64(n))
 	return n

@@ -45,6 +45,10 @@ func settings(o *options) []setting {
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"tls-cert", "WSIFY_TLS_CERT", "PEM certificate file; with a key the listener speaks TLS only (wss://, https://)", (*stringValue)(&c.TLSCertFile)},
+		{"tls-key", "WSIFY_TLS_KEY", "PEM private key file of the TLS certificate", (*stringValue)(&c.TLSKeyFile)},
+		{"tls-handshakes", "WSIFY_TLS_HANDSHAKES", "TLS handshakes doing CPU work at once", (*intValue)(&c.TLSHandshakes)},
+		{"compression", "WSIFY_COMPRESSION", "offer permessage-deflate to clients that ask for it", (*boolValue)(&c.Compression)},
 		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
 		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
 	}

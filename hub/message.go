@@ -1,0 +1,50 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Message is one publication as its subscribers receive it: Frame, encoded
+// once for all of them, and an optional variant of it (such as the
+// permessage-deflate form) that is built at most once, by the first
+// subscriber that asks for it, and then shared.
+type Message struct {
+	Frame []byte
+
+	variant func(frame []byte) []byte // builds the variant; nil: none
+	built   atomic.Bool               // alt is set
+	mu      sync.Mutex                // serialises the build
+	alt     []byte                    // written once under mu, before built
+}
+
+// messagePool recycles the variant-less messages of Publish: subscribers
+// keep the bytes they queue, never the Message.
+var messagePool = sync.Pool{New: func() any { return new(Message) }}
+
+// NewMessage returns a message carrying frame whose variant, when a
+// subscriber asks for one, is variant(frame). A nil variant, or one that
+// returns nil, means the variant is frame itself.
+func NewMessage(frame []byte, variant func(frame []byte) []byte) *Message {
+	return &Message{Frame: frame, variant: variant}
+}
+
+// Variant returns the variant frame, building it on the first call. It is
+// safe for concurrent use and does not allocate after the first call.
+func (m *Message) Variant() []byte {
+	if m.built.Load() {
+		return m.alt
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.built.Load() {
+		m.alt = m.Frame
+		if m.variant != nil {
+			if v := m.variant(m.Frame); v != nil {
+				m.alt = v
+			}
+		}
+		m.built.Store(true)
+	}
+	return m.alt
+}

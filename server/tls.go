@@ -1,0 +1,283 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wsify/wsify/netpoll"
+)
+
+// TLS on the event loop. With Config.TLSCertFile and TLSKeyFile set the
+// listener speaks TLS only, and a connection goes through three stages:
+//
+//  1. ClientHello (handler, no goroutine): the bytes are collected from the
+//     non-blocking socket until a whole ClientHello is in (tls_hello.go).
+//     A plain HTTP request gets a plain 400, other garbage is dropped.
+//  2. Handshake (a goroutine of its own, gone when it ends): crypto/tls's
+//     handshake is a blocking state machine whose errors are sticky, so it
+//     cannot be fed by readiness. The connection is paused (no reads, as
+//     while the authorizer is asked), the socket is dup'ed into the Go
+//     runtime's poller with the connection's handshake deadline, and
+//     tls.Conn.Handshake runs over it. CPU work needs one of
+//     Config.TLSHandshakes slots; waiting for the client needs none, so a
+//     client that stalls mid-handshake holds a parked goroutine and a
+//     second fd until the deadline, but no slot, and others go on.
+//  3. Open (handler and writer, no goroutine): reads are readiness-driven
+//     through tls.Conn.Read over a non-blocking transport, and writes are
+//     encrypted per connection on the writer (tls_write.go).
+//
+// A request that is not GET /ws goes to fasthttp as the tls.Conn itself,
+// its transport switched back to a blocking dup (tlsTransport.handover).
+
+// tlsServer is the TLS side of a Server; nil on a plain listener.
+type tlsServer struct {
+	config *tls.Config
+	slots  chan struct{} // handshake slots: a send takes one
+}
+
+// setupTLS loads the certificate when the config names one.
+func (s *Server) setupTLS() error {
+	if s.cfg.TLSCertFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("server: load TLS certificate: %w", err)
+	}
+	s.tls = &tlsServer{
+		config: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"http/1.1"},
+			// Full-size records from the first byte: the ramp-up of
+			// dynamic sizing helps web pages, not a stream of messages.
+			DynamicRecordSizingDisabled: true,
+		},
+		slots: make(chan struct{}, s.cfg.TLSHandshakes),
+	}
+	return nil
+}
+
+// tlsState is the TLS layer of one connection.
+type tlsState struct {
+	tr       *tlsTransport
+	conn     *tls.Conn   // built when the ClientHello is complete
+	hello    []byte      // the ClientHello as it arrives; handler only
+	deadline time.Time   // when the handshake timeout ends (accept + HandshakeTimeout)
+	ready    atomic.Bool // the handshake succeeded: tls.Conn reads and writes
+
+	// more is set by the handler when its last Read returned data, so that
+	// crypto/tls may hold more (a record larger than the buffer, or records
+	// read ahead) that no epoll event will announce. settleLocked reads it
+	// under c.mu once the handler is idle.
+	more bool
+
+	sealed int        // c.out[:sealed] is ciphertext; guarded by c.mu
+	buf    *cipherBuf // buffer of the latest ciphertext; writer only
+}
+
+// newTLSConn gives a connection accepted on a TLS listener its TLS layer.
+func (s *Server) newTLSConn(c *conn) {
+	if s.tls == nil {
+		return
+	}
+	c.tls = &tlsState{
+		tr: &tlsTransport{
+			fd: c.fd, slots: s.tls.slots,
+			local: net.TCPAddrFromAddrPort(s.addr), remote: net.TCPAddrFromAddrPort(c.remote),
+		},
+		deadline: time.Now().Add(s.cfg.HandshakeTimeout),
+	}
+}
+
+// readSocket reads what the client sent: raw bytes on a plain listener,
+// decrypted ones on a TLS listener. It returns unix.EAGAIN when there is
+// nothing (more) for now.
+func (c *conn) readSocket(p []byte) (int, error) {
+	switch {
+	case c.tls == nil:
+		return netpoll.Read(c.fd, p)
+	case c.tls.ready.Load():
+		return c.readTLS(p)
+	}
+	return 0, c.readHello()
+}
+
+// readTLS reads plaintext. crypto/tls may write on its own while reading
+// (the answer to a KeyUpdate); an empty frame then gets the writer to send
+// that ciphertext.
+func (c *conn) readTLS(p []byte) (int, error) {
+	t := c.tls
+	n, err := t.conn.Read(p)
+	t.more = n > 0
+	if t.tr.buffered() {
+		c.send(nil)
+	}
+	switch {
+	case n > 0:
+		return n, nil
+	case errors.Is(err, errWouldBlock):
+		return 0, unix.EAGAIN
+	case err == nil:
+		return 0, io.ErrNoProgress
+	}
+	return 0, err
+}
+
+// readHello collects the ClientHello and starts the handshake once it is
+// complete. Any error ends the connection.
+func (c *conn) readHello() error {
+	t := c.tls
+	for {
+		if len(t.hello) == cap(t.hello) {
+			t.hello = append(make([]byte, 0, max(helloBufferStart, 2*cap(t.hello))), t.hello...)
+		}
+		n, err := netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)])
+		switch {
+		case netpoll.IsAgain(err):
+			return unix.EAGAIN
+		case err != nil:
+			return err
+		case n == 0:
+			return io.EOF
+		}
+		t.hello = t.hello[:len(t.hello)+n]
+		if done, err := c.helloDone(); done || err != nil {
+			return err
+		}
+	}
+}
+
+// helloDone checks what was collected and starts the handshake once the
+// ClientHello is whole, returning unix.EAGAIN then: the connection is
+// paused until the handshake ends.
+func (c *conn) helloDone() (bool, error) {
+	done, err := clientHelloDone(c.tls.hello)
+	switch {
+	case err == errPlainHTTP:
+		c.refusePlainHTTP()
+		return true, err
+	case err != nil:
+		return true, err
+	case !done && len(c.tls.hello) > maxClientHello+maxHelloRecord:
+		return true, errHelloTooLarge
+	case !done:
+		return false, nil
+	}
+	if err := c.startHandshake(); err != nil {
+		return true, err
+	}
+	return true, unix.EAGAIN
+}
+
+// startHandshake pauses the connection and runs the handshake on a
+// goroutine over a dup of the socket.
+func (c *conn) startHandshake() error {
+	t := c.tls
+	f, err := netpoll.DupFile(c.fd)
+	if err != nil {
+		return err
+	}
+	f.SetDeadline(t.deadline)
+	if err := t.tr.begin(f, t.hello); err != nil {
+		f.Close()
+		return fmt.Errorf("server: TLS handshake: %w", err)
+	}
+	t.hello = nil
+	t.conn = tls.Server(t.tr, c.srv.tls.config)
+	c.mu.Lock()
+	c.paused = true
+	c.mu.Unlock()
+	go c.tlsHandshake()
+	return nil
+}
+
+// tlsHandshake runs on the handshake's goroutine and resumes the
+// connection on a worker when it is done.
+func (c *conn) tlsHandshake() {
+	t := c.tls
+	t.tr.hold()
+	var err error
+	if mode, _ := t.tr.state(); mode == modeHandshake {
+		err = t.conn.Handshake()
+	}
+	alive := t.tr.finish()
+	if err != nil || !alive {
+		if alive {
+			c.srv.stats.rejected(reasonBadHandshake)
+			c.srv.log.Debug("TLS handshake failed", "remote", c.remote.String(), "err", err)
+		}
+		c.requestClose(0, "")
+		return
+	}
+	t.ready.Store(true)
+	c.mu.Lock()
+	c.paused = false
+	start := c.scheduleLocked(evRead)
+	c.mu.Unlock()
+	if start {
+		c.srv.workers.Submit(c)
+	}
+}
+
+// tlsClosed ends a handshake under way when the connection closes (the
+// handshake timeout, a shutdown).
+func (c *conn) tlsClosed() {
+	if c.tls != nil {
+		c.tls.tr.kill()
+	}
+}
+
+// tlsBufferedLocked runs the handler again, instead of waiting for epoll,
+// when crypto/tls may still hold bytes of the client's: the socket would
+// not announce them. It reports whether it did.
+func (c *conn) tlsBufferedLocked() bool {
+	if c.tls == nil || !c.tls.more || c.paused {
+		return false
+	}
+	c.events |= evRead
+	c.running = true
+	c.srv.workers.Submit(c)
+	return true
+}
+
+// headWriter writes HTTP responses of the handshake stage: straight to the
+// socket on a plain listener, through the writer's encryption on a TLS one.
+func (c *conn) headWriter() io.Writer {
+	if c.tls != nil {
+		return tlsHeadWriter{c}
+	}
+	return fdWriter(c.fd)
+}
+
+type tlsHeadWriter struct{ c *conn }
+
+func (w tlsHeadWriter) Write(p []byte) (int, error) {
+	w.c.send(append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// handoverConn is the net.Conn fasthttp gets for a plain HTTP request: a
+// runtime-polled dup of the socket, or on a TLS listener the tls.Conn over
+// such a dup, with whatever crypto/tls has read ahead still in it.
+func (c *conn) handoverConn() (net.Conn, error) {
+	if c.tls == nil {
+		return netpoll.ToNetConn(c.fd)
+	}
+	f, err := netpoll.DupFile(c.fd)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.tls.tr.handover(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("server: hand TLS connection over: %w", err)
+	}
+	return c.tls.conn, nil
+}

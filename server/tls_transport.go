@@ -1,0 +1,265 @@
+package server
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wsify/wsify/netpoll"
+)
+
+// Modes of a tlsTransport.
+const (
+	modeHandshake uint8 = iota // blocking on a dup, handshake slots taken while working
+	modeEvent                  // non-blocking reads, writes buffered for the writer
+	modeHandover               // blocking on a dup, owned by fasthttp
+	modeDead                   // the connection closed during the handshake
+)
+
+// tlsTransport is the net.Conn crypto/tls runs over, in one of two ways.
+//
+// Blocking (modeHandshake, modeHandover): the TLS handshake, on a goroutine
+// of its own, and a connection handed to fasthttp read and write a dup of
+// the socket polled by the Go runtime, with deadlines, like any net.Conn.
+//
+// Event (modeEvent), after the handshake, on the connection's handler and
+// writer: Read is non-blocking on the socket and, with nothing to read,
+// returns errWouldBlock, a temporary net.Error, which crypto/tls hands back
+// without recording it (readRecordOrCCS makes only non-temporary read
+// errors sticky), so the next Read resumes where this one stopped. Write
+// never fails, because crypto/tls records every write error for good
+// (Conn.Write ends in c.out.setErrorLocked): the ciphertext is appended to
+// out, which the connection's writer moves into its outbox and sends with
+// writev under the outbox limit.
+type tlsTransport struct {
+	fd     int // the connection's socket; read in modeEvent only, by its handler
+	local  net.Addr
+	remote net.Addr
+	slots  chan struct{} // the server's handshake slots; a send takes one
+
+	replay  []byte          // read before the handshake began; returned first. Handshake goroutine, then handler
+	raw     syscall.RawConn // of file, in modeHandshake; handshake goroutine only
+	holding bool            // the handshake goroutine holds a slot; it alone touches this
+
+	mu   sync.Mutex
+	mode uint8    // guarded by mu
+	file *os.File // the dup in the blocking modes; guarded by mu
+	out  []byte   // ciphertext for the writer, in modeEvent; guarded by mu
+}
+
+// errWouldBlock tells crypto/tls that the socket has nothing more for now.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "server: TLS read would block" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true }
+
+// begin enters modeHandshake on f, replaying hello first.
+func (t *tlsTransport) begin(f *os.File, hello []byte) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	t.replay, t.raw = hello, raw
+	t.mu.Lock()
+	t.mode, t.file = modeHandshake, f
+	t.mu.Unlock()
+	return nil
+}
+
+// finish leaves modeHandshake for modeEvent and reports whether the
+// connection is still alive.
+func (t *tlsTransport) finish() bool {
+	t.release()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mode != modeHandshake {
+		return false
+	}
+	t.file.Close()
+	t.mode, t.file, t.raw = modeEvent, nil, nil
+	return true
+}
+
+// kill ends a handshake under way when its connection closes: the file's
+// close wakes the goroutine blocked on it. Other modes are left alone.
+func (t *tlsTransport) kill() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mode == modeHandshake {
+		t.file.Close()
+		t.mode, t.file = modeDead, nil
+	}
+}
+
+// handover enters modeHandover on f for fasthttp, first sending any
+// ciphertext still buffered.
+func (t *tlsTransport) handover(f *os.File) error {
+	t.mu.Lock()
+	out := t.out
+	t.mode, t.file, t.out = modeHandover, f, nil
+	t.mu.Unlock()
+	f.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := f.Write(out)
+	f.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (t *tlsTransport) state() (uint8, *os.File) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mode, t.file
+}
+
+func (t *tlsTransport) Read(p []byte) (int, error) {
+	if len(t.replay) > 0 {
+		n := copy(p, t.replay)
+		t.replay = t.replay[n:]
+		return n, nil
+	}
+	switch mode, f := t.state(); mode {
+	case modeEvent:
+		return t.readEvent(p)
+	case modeHandshake:
+		return t.readHandshake(p)
+	case modeHandover:
+		return f.Read(p)
+	}
+	return 0, net.ErrClosed
+}
+
+func (t *tlsTransport) readEvent(p []byte) (int, error) {
+	n, err := netpoll.Read(t.fd, p)
+	switch {
+	case netpoll.IsAgain(err):
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// readHandshake reads the dup, giving the handshake slot back while it
+// waits for the client, so a client that stalls mid-handshake holds a
+// parked goroutine but no slot, and taking one again before crypto/tls
+// works on what arrived.
+func (t *tlsTransport) readHandshake(p []byte) (n int, err error) {
+	var rerr error
+	werr := t.raw.Read(func(fd uintptr) bool {
+		n, rerr = netpoll.Read(int(fd), p)
+		if netpoll.IsAgain(rerr) {
+			t.release()
+			return false
+		}
+		return true
+	})
+	if werr == nil && rerr == nil && n > 0 {
+		t.hold()
+	}
+	switch {
+	case werr != nil:
+		return 0, werr
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// hold takes a handshake slot unless the goroutine has one.
+func (t *tlsTransport) hold() {
+	if !t.holding {
+		t.slots <- struct{}{}
+		t.holding = true
+	}
+}
+
+// release gives the slot back, if held.
+func (t *tlsTransport) release() {
+	if t.holding {
+		<-t.slots
+		t.holding = false
+	}
+}
+
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	switch mode, f := t.mode, t.file; mode {
+	case modeEvent:
+		t.out = append(t.out, p...)
+		t.mu.Unlock()
+		return len(p), nil
+	case modeHandshake, modeHandover:
+		t.mu.Unlock()
+		return f.Write(p)
+	}
+	t.mu.Unlock()
+	return 0, net.ErrClosed
+}
+
+// take returns the buffered ciphertext; the transport keeps no buffer.
+func (t *tlsTransport) take() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.out
+	t.out = nil
+	return out
+}
+
+// lend gives the transport buf (emptied) to append ciphertext to, unless it
+// already holds some.
+func (t *tlsTransport) lend(buf []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.out) == 0 {
+		t.out = buf[:0]
+	}
+}
+
+// buffered reports whether ciphertext waits for the writer.
+func (t *tlsTransport) buffered() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.out) > 0
+}
+
+// Close closes the dup in the blocking modes; in modeEvent the socket
+// belongs to the connection, which closes it.
+func (t *tlsTransport) Close() error {
+	if _, f := t.state(); f != nil {
+		return f.Close()
+	}
+	return nil
+}
+
+func (t *tlsTransport) LocalAddr() net.Addr  { return t.local }
+func (t *tlsTransport) RemoteAddr() net.Addr { return t.remote }
+
+func (t *tlsTransport) SetDeadline(d time.Time) error {
+	if _, f := t.state(); f != nil {
+		return f.SetDeadline(d)
+	}
+	return nil
+}
+
+func (t *tlsTransport) SetReadDeadline(d time.Time) error {
+	if _, f := t.state(); f != nil {
+		return f.SetReadDeadline(d)
+	}
+	return nil
+}
+
+func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
+	if _, f := t.state(); f != nil {
+		return f.SetWriteDeadline(d)
+	}
+	return nil
+}
