@@ -30,6 +30,38 @@ func TestTLSJoinBroadcastRoundTrip(t *testing.T) {
 	expect(t, b, `{"id":7,"ok":true}`)
 }
 
+func TestTLS12ClientRoundTrip(t *testing.T) {
+	s := startTLS(t, server.Config{})
+	c := dialWSS(t, s, func(d *websocket.Dialer) { d.TLSClientConfig.MaxVersion = tls.VersionTLS12 })
+	ch := freshChannel("tls12")
+	joinSync(t, c, ch)
+	send(t, c, broadcastCmd(ch, `"twelve"`))
+	expect(t, c, delivery(ch, `"twelve"`))
+}
+
+// Requests that are not an upgrade go to fasthttp over the same TLS
+// connection, keep-alive included.
+func TestTLSKeepAliveHTTPSRequests(t *testing.T) {
+	s := startTLS(t, server.Config{})
+	tr := &http.Transport{TLSClientConfig: clientTLS(t), MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+	for range 3 {
+		resp, err := hc.Get("https://" + s.Addr().String() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /healthz: %d", resp.StatusCode)
+		}
+	}
+	if n := s.Stats().Accepted; n != 1 {
+		t.Fatalf("%d connections accepted for 3 keep-alive requests, want 1", n)
+	}
+}
+
 func TestTLSPostBroadcastOverHTTPS(t *testing.T) {
 	s := startTLS(t, server.Config{})
 	sub := dialWSS(t, s)

@@ -120,6 +120,9 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	if len(t.replay) > 0 {
 		n := copy(p, t.replay)
 		t.replay = t.replay[n:]
+		if len(t.replay) == 0 {
+			t.replay = nil // let the ClientHello buffer go
+		}
 		return n, nil
 	}
 	switch mode, f := t.state(); mode {

@@ -19,14 +19,49 @@ import (
 // gathered up to it, so a burst costs one record rather than one per frame.
 const maxSealChunk = 16 << 10
 
-// maxIdleCipher bounds a ciphertext buffer worth pooling.
-const maxIdleCipher = 64 << 10
+// maxSealBatch bounds the plaintext sealed into one buffer (unless a single
+// frame is larger), so buffers stay a size worth pooling however far a
+// writer falls behind.
+const maxSealBatch = 32 << 10
+
+// recordOverhead is what TLS adds to a record: a 5-byte header, the
+// content type and a 16-byte AEAD tag (TLS 1.3; TLS 1.2 GCM adds as much).
+const recordOverhead = 5 + 1 + 16 + 8
 
 // cipherBuf is a pooled ciphertext buffer; a connection holds one only
 // while it has something to send.
 type cipherBuf struct{ b []byte }
 
-var cipherBufs = sync.Pool{New: func() any { return new(cipherBuf) }}
+// cipherSizes are the capacities of pooled ciphertext buffers. A batch
+// takes the smallest that fits, so a buffer never grows while it is
+// filled, and a connection waiting on a small message holds a small one.
+var cipherSizes = [...]int{1 << 10, 4 << 10, 16 << 10, maxSealBatch + 4<<10}
+
+var cipherPools [len(cipherSizes)]sync.Pool
+
+// getCipherBuf returns an empty buffer of at least need bytes.
+func getCipherBuf(need int) *cipherBuf {
+	for i, size := range cipherSizes {
+		if need <= size {
+			if b, ok := cipherPools[i].Get().(*cipherBuf); ok {
+				return b
+			}
+			return &cipherBuf{b: make([]byte, 0, size)}
+		}
+	}
+	return &cipherBuf{b: make([]byte, 0, need)} // a frame over a batch: not pooled
+}
+
+// putCipherBuf pools b if it has one of the pooled sizes.
+func putCipherBuf(b *cipherBuf) {
+	for i, size := range cipherSizes {
+		if cap(b.b) == size {
+			b.b = b.b[:0]
+			cipherPools[i].Put(b)
+			return
+		}
+	}
+}
 
 // gather is scratch for coalescing small frames before encryption.
 var gathers = sync.Pool{New: func() any { return &cipherBuf{b: make([]byte, 0, maxSealChunk)} }}
@@ -61,17 +96,17 @@ func (c *conn) tlsWriteLoop() {
 	}
 }
 
-// sealLocked encrypts c.out[sealed:] into one ciphertext buffer that
-// replaces those frames. It drops c.mu while encrypting, so publishers go on
-// queueing; what they add stays behind the new buffer.
+// sealLocked encrypts the frames after c.out[:sealed], up to maxSealBatch
+// bytes, into one ciphertext buffer that replaces them. It drops c.mu while
+// encrypting, so publishers go on queueing; what they add stays behind.
 func (c *conn) sealLocked() {
 	t := c.tls
-	from, to := t.sealed, len(c.out)
-	frames := c.out[from:to]
-	if c.outFirst != from || t.buf == nil {
-		t.buf = cipherBufs.Get().(*cipherBuf) // the last buffer is still being sent
+	from, to, size := t.sealed, t.sealed+1, len(c.out[t.sealed])
+	for ; to < len(c.out) && size+len(c.out[to]) <= maxSealBatch; to++ {
+		size += len(c.out[to])
 	}
-	buf := t.buf
+	buf := t.bufferLocked(size+recordOverhead*(to-from+size/maxSealChunk+1), c.outFirst == from)
+	frames := c.out[from:to]
 	c.mu.Unlock()
 	cipher, plain, err := t.seal(frames, buf.b)
 	buf.b = cipher
@@ -83,6 +118,19 @@ func (c *conn) sealLocked() {
 		}
 	}
 	c.replaceSealedLocked(from, to, cipher, plain)
+}
+
+// bufferLocked returns a buffer for need bytes of ciphertext: the last one
+// again when it is free (everything sealed was sent) and large enough.
+func (t *tlsState) bufferLocked(need int, free bool) *cipherBuf {
+	if free && t.buf != nil && cap(t.buf.b) >= need {
+		return t.buf
+	}
+	if free && t.buf != nil {
+		putCipherBuf(t.buf)
+	}
+	t.buf = getCipherBuf(need) // when not free, the last one is still being sent
+	return t.buf
 }
 
 // replaceSealedLocked puts cipher in place of c.out[from:to].
@@ -103,12 +151,9 @@ func (c *conn) replaceSealedLocked(from, to int, cipher []byte, plain int) {
 // idle connection holds none.
 func (t *tlsState) idleLocked() {
 	t.sealed = 0
-	if b := t.buf; b != nil {
+	if t.buf != nil {
+		putCipherBuf(t.buf)
 		t.buf = nil
-		if cap(b.b) <= maxIdleCipher {
-			b.b = b.b[:0]
-			cipherBufs.Put(b)
-		}
 	}
 }
 
@@ -124,6 +169,10 @@ func (t *tlsState) seal(frames [][]byte, buf []byte) ([]byte, int, error) {
 
 // write hands frames to crypto/tls, gathering small ones into full records.
 func (t *tlsState) write(frames [][]byte) (int, error) {
+	if len(frames) == 1 { // the usual case: nothing to gather
+		_, err := t.conn.Write(frames[0])
+		return len(frames[0]), err
+	}
 	g := gathers.Get().(*cipherBuf)
 	defer gathers.Put(g)
 	chunk, plain := g.b[:0], 0
