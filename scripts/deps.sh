@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # add packages here as "command:package"
-for pair in ${WSIFY_APT_DEPS:-}; do
+# chromium, node, npm: the console's browser test (console/browser_test.go)
+for pair in chromium:chromium node:nodejs npm:npm ${WSIFY_APT_DEPS:-}; do
 	cmd=${pair%%:*}; pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
@@ -15,4 +16,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# playwright-core drives Chromium for the console's browser test
+[ -f console/e2e/node_modules/playwright-core/package.json ] ||
+	npm ci --prefix console/e2e --no-audit --no-fund
 go mod download

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -18,7 +19,7 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 			c.fail(protocol.ErrInvalidUTF8)
 			return
 		}
-		c.srv.stats.command(0, false)
+		c.srv.stats.command(cmd.Kind, resultInvalid)
 		c.replyError(cmd.ID, err)
 		return
 	}
@@ -40,7 +41,7 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case protocol.KindBroadcast:
 		c.srv.Publish(cmd.Channel, cmd.Content)
 	}
-	c.srv.stats.command(cmd.Kind, true)
+	c.srv.stats.command(cmd.Kind, resultOK)
 	if cmd.ID != nil {
 		c.send(protocol.AppendOKFrame(make([]byte, 0, 20+len(cmd.ID)), cmd.ID))
 	}
@@ -87,8 +88,9 @@ type authCall struct {
 }
 
 func (a *authCall) Run() {
+	began := time.Now()
 	err := a.c.srv.auth.Authorize(a.body)
-	a.c.srv.stats.authorized(err)
+	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
 	a.c.authErr = err
 	start := a.c.scheduleLocked(evResume)
@@ -126,9 +128,10 @@ func (c *conn) finishCommand(msg []byte, verdict error) {
 	case verdict == nil:
 		c.execute(&cmd)
 	case errors.Is(verdict, auth.ErrDenied):
-		c.srv.stats.command(cmd.Kind, false)
+		c.srv.stats.command(cmd.Kind, resultDenied)
 		c.replyError(cmd.ID, protocol.ErrNotAuthorized)
 	default:
+		c.srv.stats.command(cmd.Kind, resultUnavailable)
 		c.close(protocol.StatusTryAgainLater, "authorizer unavailable")
 	}
 }

@@ -15,6 +15,11 @@ import (
 type Config struct {
 	// Addr is the TCP address for WebSocket and HTTP. Default ":3000".
 	Addr string
+	// AdminAddr, when set, is a second TCP address serving the operator
+	// endpoints (/metrics, /stats, /broadcast and the console at /), which
+	// the public Addr then no longer serves: it keeps /ws and /healthz.
+	// Default "": everything on Addr.
+	AdminAddr string
 	// ReusePort sets SO_REUSEPORT so several processes share Addr.
 	ReusePort bool
 	// Workers is the size of the pool that serves sockets.

@@ -213,6 +213,7 @@ func (c *conn) timedOut() bool {
 	switch {
 	case c.state == stateHandshake:
 		c.srv.stats.handshakeTimeouts.Add(1)
+		c.logRejected("timeout", "no complete request head in time")
 		c.abort()
 		return true
 	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused():
@@ -248,6 +249,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	}
 	if wasOpen {
 		c.srv.connClosed(code)
+		c.logClosed(code, reason)
 	}
 }
 

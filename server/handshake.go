@@ -59,6 +59,7 @@ func (c *conn) upgrade(head []byte) bool {
 	}{bytes.NewReader(head), fdWriter(c.fd)}
 	if _, err := c.srv.upgrader.Upgrade(rw); err != nil {
 		c.srv.stats.rejected(reasonBadHandshake)
+		c.logRejected(reasonNames[reasonBadHandshake], err)
 		c.abort()
 		return false
 	}
@@ -86,6 +87,7 @@ func (c *conn) toHTTP() {
 // reject answers the handshake with an HTTP error and closes.
 func (c *conn) reject(status int, reason string) {
 	c.srv.stats.rejected(statusReason(status))
+	c.logRejected(reasonNames[statusReason(status)], reason)
 	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(reason), reason)
 	fdWriter(c.fd).Write([]byte(resp))
@@ -104,6 +106,7 @@ func (c *conn) authorizeConnect(head []byte) {
 	}{bytes.NewReader(head), &resp})
 	if !errors.Is(err, errAuthPending) {
 		c.srv.stats.rejected(reasonBadHandshake)
+		c.logRejected(reasonNames[reasonBadHandshake], err)
 		fdWriter(c.fd).Write(resp.Bytes())
 		c.abort()
 		return

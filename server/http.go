@@ -38,17 +38,17 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.s.log.Debug("fasthttp", "msg", format, "args", args)
 }
 
+// serveHTTP serves the public port's plain HTTP. The operator endpoints
+// (see serveOperator) are here too unless an admin address takes them.
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/broadcast":
-		s.handleBroadcast(ctx)
-	case "/healthz":
+	path := string(ctx.Path())
+	switch {
+	case path == "/healthz":
 		s.handleHealth(ctx)
-	case "/stats":
-		s.handleStats(ctx)
-	case "/ws":
+	case path == "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
+	case s.cfg.AdminAddr == "" && s.serveOperator(ctx, path):
 	default:
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
 	}

@@ -44,6 +44,7 @@ type Server struct {
 	conns    table
 	draining atomic.Bool // set by Shutdown: no new connections
 	httpDone chan struct{}
+	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
 }
 
 // New checks cfg and prepares a server; Start opens it.
@@ -67,11 +68,16 @@ func newNodeID() string {
 
 // Start listens and serves in the background.
 func (s *Server) Start() error {
+	if err := s.listenAdmin(); err != nil {
+		return err
+	}
 	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort})
 	if err != nil {
+		s.stopAdmin()
 		return fmt.Errorf("server: %w", err)
 	}
 	if s.poller, err = netpoll.New(); err != nil {
+		s.stopAdmin()
 		netpoll.CloseListener(lfd)
 		return fmt.Errorf("server: %w", err)
 	}
@@ -83,6 +89,7 @@ func (s *Server) Start() error {
 	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
 	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
 	s.startHTTP()
+	s.serveAdmin()
 	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
 		s.stopAll()
 		return fmt.Errorf("server: watch listener: %w", err)
@@ -119,6 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.conns.each(func(c *conn) { c.requestClose(ws.StatusGoingAway, "server shutting down") })
 	err := s.waitDrained(ctx)
 	s.http.ShutdownWithContext(ctx)
+	s.shutdownAdmin(ctx)
 	s.stopAll()
 	return err
 }
@@ -139,6 +147,7 @@ func (s *Server) waitDrained(ctx context.Context) error {
 func (s *Server) stopAll() {
 	s.httpLn.Close()
 	<-s.httpDone
+	s.stopAdmin()
 	s.wheel.Close()
 	if s.authPool != nil {
 		s.authPool.Close()

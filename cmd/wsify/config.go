@@ -30,6 +30,7 @@ func settings(o *options) []setting {
 	c := &o.server
 	return []setting{
 		{"listen-addr", "WSIFY_LISTEN_ADDR", "TCP address for WebSocket and HTTP", (*stringValue)(&c.Addr)},
+		{"admin-addr", "WSIFY_ADMIN_ADDR", "address for /metrics, /stats, /broadcast and the console; empty: the listen address", (*stringValue)(&c.AdminAddr)},
 		{"reuse-port", "WSIFY_REUSE_PORT", "share the port with other processes (SO_REUSEPORT)", (*boolValue)(&c.ReusePort)},
 		{"workers", "WSIFY_WORKERS", "workers serving sockets", (*intValue)(&c.Workers)},
 		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body", (*intValue)(&c.MaxMessageBytes)},
