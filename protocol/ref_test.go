@@ -102,7 +102,7 @@ func refChannel(raw json.RawMessage, maxChannel int) ([]byte, *protocol.Error) {
 		maxChannel = protocol.DefaultMaxChannelBytes
 	}
 	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if len(raw) == 0 || raw[0] != '"' || raw[len(raw)-1] != '"' || json.Unmarshal(raw, &s) != nil {
 		return nil, protocol.ErrBadChannel
 	}
 	ch := bytes.TrimSpace([]byte(s))
