@@ -60,7 +60,7 @@ var dispatchers = []dispatcher{
 		run := func(task hub.Task) { wg.Go(task.Run) }
 		return hub.Config{Dispatch: run, Parallelism: 4, MinChunk: 64}, wg.Wait
 	}},
-	{name: "workers", config: func(t testing.TB) (hub.Config, func()) {
+	{name: "workers", zeroAlloc: true, config: func(t testing.TB) (hub.Config, func()) {
 		p := newWorkerPool(t, 2)
 		return hub.Config{Dispatch: p.Dispatch, Parallelism: 2}, p.busy.Wait
 	}},

@@ -16,6 +16,8 @@ func newFanOut(tb testing.TB, d dispatcher) (*hub.Hub, func()) {
 	cfg, wait := d.config(tb)
 	h := hub.New(cfg)
 	joinAll(h, "news", newSubs(fanOut, false))
+	h.Publish([]byte("news"), benchFrame) // first use sizes each outbox
+	wait()
 	return h, wait
 }
 
