@@ -59,9 +59,18 @@ func checkDelivered(t *testing.T, subs []*memSub, want []string) {
 	t.Helper()
 	for i, s := range subs {
 		if got := s.delivered(); !slices.Equal(got, want) {
-			t.Fatalf("sub %d got %d frames %.3q..., want %d", i, len(got), got, len(want))
+			t.Fatalf("sub %d got %d frames, want %d; first difference %s", i, len(got), len(want), firstDiff(got, want))
 		}
 	}
+}
+
+func firstDiff(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("at %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("at %d: one ends", min(len(got), len(want)))
 }
 
 // TestPublishOrder publishes from several goroutines to one channel: every
