@@ -49,7 +49,7 @@ func planSoak(t testing.TB) soakPlan {
 	if concurrent < 32 {
 		t.Fatalf("fd limit %d is too low for the soak test", lim.Cur)
 	}
-	return soakPlan{workers: 8, perWorker: concurrent / 8, channels: 32, duration: 8 * time.Second, target: 5000}
+	return soakPlan{workers: 8, perWorker: concurrent / 8, channels: 32, duration: 12 * time.Second, target: 5000}
 }
 
 // soakRun is the shared state of one run.
