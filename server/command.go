@@ -88,6 +88,9 @@ type authCall struct {
 }
 
 func (a *authCall) Run() {
+	if a.c.isClosed() { // gone while queued: asking would only delay the others
+		return
+	}
 	began := time.Now()
 	err := a.c.srv.auth.Authorize(a.body)
 	a.c.srv.stats.authorized(err, time.Since(began))

@@ -169,6 +169,12 @@ func (c *conn) handle(ev uint8) {
 	}
 }
 
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 func (c *conn) isPaused() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
