@@ -133,11 +133,11 @@ func (r *redisBroker) session() (wasUp bool, err error) {
 		wg.Wait()
 	}()
 	if err := r.apply(ps, r.wish.all(), nil); err != nil {
-		return false, err
+		return false, fmt.Errorf("connect: %w", err)
 	}
 	wg.Go(func() { recv <- r.receive(ps, pong) })
 	if err := r.confirm(ps, pong, recv); err != nil {
-		return false, err
+		return false, fmt.Errorf("connect: %w", err)
 	}
 	r.health.set(true, "")
 	return true, r.serve(ps, recv)
@@ -145,7 +145,7 @@ func (r *redisBroker) session() (wasUp bool, err error) {
 
 func (r *redisBroker) confirm(ps *redis.PubSub, pong <-chan struct{}, recv <-chan error) error {
 	if err := ps.Ping(r.ctx, syncToken); err != nil {
-		return fmt.Errorf("confirm subscriptions: %w", err)
+		return err
 	}
 	t := time.NewTimer(r.cfg.Timeout)
 	defer t.Stop()
@@ -155,7 +155,7 @@ func (r *redisBroker) confirm(ps *redis.PubSub, pong <-chan struct{}, recv <-cha
 	case err := <-recv:
 		return err
 	case <-t.C:
-		return fmt.Errorf("confirm subscriptions: no answer within %v", r.cfg.Timeout)
+		return fmt.Errorf("subscriptions not confirmed within %v", r.cfg.Timeout)
 	case <-r.ctx.Done():
 		return r.ctx.Err()
 	}

@@ -38,7 +38,11 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case protocol.KindLeave:
 		c.leave(cmd.Channel)
 	case protocol.KindBroadcast:
-		c.srv.Publish(cmd.Channel, cmd.Content)
+		if _, err := c.srv.Publish(cmd.Channel, cmd.Content); err != nil {
+			c.srv.stats.command(cmd.Kind, false)
+			c.replyError(cmd.ID, protocol.ErrUnavailable)
+			return
+		}
 	}
 	c.srv.stats.command(cmd.Kind, true)
 	if cmd.ID != nil {

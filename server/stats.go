@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
 
@@ -95,6 +96,8 @@ type Stats struct {
 	SlowConsumers int64  `json:"slow_consumers"`      // closed for a full outbox
 	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
 	Goroutines    int    `json:"goroutines"`          // goroutines of the process
+
+	Broker broker.Stats `json:"broker"` // the broker's state and counters
 }
 
 // Stats returns a snapshot.
@@ -106,5 +109,6 @@ func (s *Server) Stats() Stats {
 		SlowConsumers: st.slowConsumers.Load(),
 		Rejected:      st.rejectedBad.Load() + st.rejectedAuth.Load() + st.rejectedDown.Load() + st.rejectedOther.Load(),
 		Goroutines:    runtime.NumGoroutine(),
+		Broker:        s.link.b.Stats(),
 	}
 }
