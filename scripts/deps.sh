@@ -8,7 +8,8 @@ need_apt=()
 # add packages here as "command:package"
 # chromium, node, npm: the console's browser test (console/browser_test.go)
 # python3-websockets: the interop test's Python client (interop/)
-for pair in chromium:chromium node:nodejs npm:npm ${WSIFY_APT_DEPS:-}; do
+# redis-server: the broker tests start a real one (broker/, server/cluster tests)
+for pair in chromium:chromium node:nodejs npm:npm redis-server:redis-server ${WSIFY_APT_DEPS:-}; do
 	cmd=${pair%%:*}; pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -39,7 +39,11 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case protocol.KindLeave:
 		c.leave(cmd.Channel)
 	case protocol.KindBroadcast:
-		c.srv.Publish(cmd.Channel, cmd.Content)
+		if _, err := c.srv.Publish(cmd.Channel, cmd.Content); err != nil {
+			c.srv.stats.command(cmd.Kind, resultUnavailable)
+			c.replyError(cmd.ID, protocol.ErrUnavailable)
+			return
+		}
 	}
 	c.srv.stats.command(cmd.Kind, resultOK)
 	if cmd.ID != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 )
 
 // Config configures a Server. The zero value serves on :3000 with the
@@ -51,6 +52,9 @@ type Config struct {
 	BroadcastKey string
 	// Auth configures the authorizer; an empty URL allows everything.
 	Auth auth.Config
+	// Broker connects this node to the others; the zero value is the
+	// in-memory broker of a single node.
+	Broker broker.Config
 	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
 	MaxHTTPConns int
 	// Logger receives the server's logs. Default slog.Default().
@@ -72,6 +76,7 @@ func (c Config) WithDefaults() Config {
 	c.Auth.Timeout = orDefault(c.Auth.Timeout, time.Second)
 	c.Auth.MaxConns = orDefault(c.Auth.MaxConns, 64)
 	c.MaxHTTPConns = orDefault(c.MaxHTTPConns, 4096)
+	c.Broker = c.Broker.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -103,5 +108,6 @@ func (c Config) Validate() error {
 	check(c.HandshakeTimeout >= 0 && c.ReadTimeout >= 0 && c.ShutdownTimeout >= 0 && c.Auth.Timeout >= 0,
 		"timeouts must not be negative")
 	check(c.Auth.MaxConns >= 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
+	errs = append(errs, c.Broker.Validate())
 	return errors.Join(errs...)
 }

@@ -61,6 +61,9 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"status":"draining"}`)
 		return
 	}
+	if s.brokerUnavailable(ctx) {
+		return
+	}
 	ctx.SetBodyString(`{"status":"ok"}`)
 }
 
@@ -88,7 +91,10 @@ func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
 		return
 	}
-	s.Publish(p.Channel, p.Content)
+	if _, err := s.Publish(p.Channel, p.Content); err != nil {
+		httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
+		return
+	}
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(`{"ok":true}`)

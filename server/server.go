@@ -28,6 +28,7 @@ type Server struct {
 	nodeID   string // prefix of client ids, unique per process
 	hub      *hub.Hub
 	auth     *auth.Client // nil without an authorizer
+	link     brokerLink   // the broker, kept in step with the hub (broker.go)
 	upgrader ws.Upgrader
 	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
 	stats    stats
@@ -71,14 +72,20 @@ func (s *Server) Start() error {
 	if err := s.listenAdmin(); err != nil {
 		return err
 	}
+	if err := s.openBroker(); err != nil {
+		s.stopAdmin()
+		return err
+	}
 	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort})
 	if err != nil {
 		s.stopAdmin()
+		s.closeBroker()
 		return fmt.Errorf("server: %w", err)
 	}
 	if s.poller, err = netpoll.New(); err != nil {
 		s.stopAdmin()
 		netpoll.CloseListener(lfd)
+		s.closeBroker()
 		return fmt.Errorf("server: %w", err)
 	}
 	s.lfd, s.addr = lfd, addr
@@ -104,17 +111,24 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 func (s *Server) getBuf() []byte  { return (*s.bufs.Get().(*[]byte))[:0] }
 func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
 
-// Publish sends content (raw JSON) to every subscriber of channel, encoded
-// once, and returns how many subscribers it reached.
-func (s *Server) Publish(channel, content []byte) int {
-	n := s.hub.Publish(channel, protocol.BroadcastFrame(channel, content))
+// Publish sends content (raw JSON) to every subscriber of channel on every
+// node sharing the broker, encoded once, and returns how many local
+// subscribers it reached. When the broker is down or does not take the
+// publication it fails with an error wrapping broker.ErrUnavailable, and no
+// local subscriber gets it either.
+func (s *Server) Publish(channel, content []byte) (int, error) {
+	frame := protocol.BroadcastFrame(channel, content)
+	if err := s.link.b.Publish(channel, frame); err != nil {
+		return 0, fmt.Errorf("server: publish: %w", err)
+	}
+	n := s.hub.Publish(channel, frame)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(uint64(n))
-	return n
+	return n, nil
 }
 
-func (s *Server) join(name []byte, c *conn)  { s.hub.Join(name, c) }
-func (s *Server) leave(name string, c *conn) { s.hub.Leave([]byte(name), c) }
+func (s *Server) join(name []byte, c *conn)  { s.joinChannel(name, c) }
+func (s *Server) leave(name string, c *conn) { s.leaveChannel([]byte(name), c) }
 
 // Shutdown stops accepting, closes every client with 1001 and waits until
 // they are gone or ctx ends.
@@ -152,6 +166,7 @@ func (s *Server) stopAll() {
 	if s.authPool != nil {
 		s.authPool.Close()
 	}
+	s.closeBroker()
 	s.workers.Close()
 	s.poller.Close()
 }

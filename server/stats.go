@@ -10,6 +10,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
 
@@ -156,6 +157,8 @@ type Stats struct {
 	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
 	Goroutines    int    `json:"goroutines"`          // goroutines of the process
 	BrokerUp      bool   `json:"broker_up"`           // see SetBrokerUp
+
+	Broker broker.Stats `json:"broker"` // the broker's state and counters
 }
 
 // Stats returns a snapshot.
@@ -166,5 +169,6 @@ func (s *Server) Stats() Stats {
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(), Rejected: st.rejectedTotal(),
 		Goroutines: runtime.NumGoroutine(), BrokerUp: !st.brokerDown.Load(),
+		Broker: s.link.b.Stats(),
 	}
 }

@@ -46,6 +46,8 @@ func settings(o *options) []setting {
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"broker", "WSIFY_BROKER", "how nodes share publications: memory (one node), redis or nats", (*driverValue)(&c.Broker.Driver)},
+		{"broker-url", "WSIFY_BROKER_URL", "broker URL (redis://host:6379/0, nats://host:4222); empty: the driver's local default", (*stringValue)(&c.Broker.URL)},
 		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
 		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
 	}
