@@ -48,7 +48,7 @@ const (
 	resultOK          commandResult = iota // ran
 	resultInvalid                          // malformed: an error was replied
 	resultDenied                           // the authorizer said no
-	resultUnavailable                      // the authorizer was down: closed 1013
+	resultUnavailable                      // the authorizer (closed 1013) or the broker was down
 	numResults
 )
 
