@@ -249,7 +249,7 @@ func byteCuts(n int) []int {
 	return cuts
 }
 
-// rawDial opens a plain TCP connection to s, closed with the test.
+// plainDial opens a plain TCP connection to s, closed with the test.
 func plainDial(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
