@@ -43,6 +43,7 @@ type Server struct {
 	seq      atomic.Uint64
 	conns    table
 	draining atomic.Bool // set by Shutdown: no new connections
+	lim      limits      // connection limits and the ping sweeper (limits.go)
 	httpDone chan struct{}
 }
 
@@ -82,6 +83,7 @@ func (s *Server) Start() error {
 	}
 	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
 	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
+	s.startLimits()
 	s.startHTTP()
 	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
 		s.stopAll()
@@ -140,6 +142,7 @@ func (s *Server) stopAll() {
 	s.httpLn.Close()
 	<-s.httpDone
 	s.wheel.Close()
+	s.stopLimits()
 	if s.authPool != nil {
 		s.authPool.Close()
 	}
