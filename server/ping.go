@@ -24,7 +24,9 @@ import (
 // frame through its outbox, so it never lands inside another frame; one
 // still silent PingTimeout after its ping is dropped. A visit is an atomic
 // load and a compare, so a pass over idle connections costs little next to
-// the pings they need anyway, and busy connections are never pinged.
+// the pings they need anyway (about 30ns a connection a pass with 100k
+// connections, BenchmarkSweepVisit, against a writev per ping), and busy
+// connections are never pinged.
 
 // pingFrame is the one ping every connection is sent; outboxes share it.
 var pingFrame = protocol.AppendFrame(nil, ws.OpPing, nil)
