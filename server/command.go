@@ -13,6 +13,9 @@ import (
 
 // message handles one complete client message.
 func (c *conn) message(op ws.OpCode, p []byte) {
+	if !c.admitMessage(p) {
+		return
+	}
 	var cmd protocol.Command
 	if err := protocol.Decode(&cmd, p, c.srv.cfg.MaxChannelBytes); err != nil {
 		if err == protocol.ErrBadUTF8 && op == ws.OpText {
@@ -21,6 +24,9 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 		}
 		c.srv.stats.command(cmd.Kind, resultInvalid)
 		c.replyError(cmd.ID, err)
+		return
+	}
+	if !c.admitCommand(&cmd) {
 		return
 	}
 	if c.srv.auth != nil {

@@ -45,6 +45,7 @@ type conn struct {
 	query    string    // query of the connect request, kept for the authorizer
 	authMsg  []byte    // message or request head awaiting the authorizer
 	headers  map[string][]string
+	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
 
 	deadline int64 // unix nanos; guarded by srv.wheel.mu
 	wslot    int64 // wheel slot holding c; guarded by srv.wheel.mu

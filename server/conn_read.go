@@ -28,6 +28,7 @@ func (c *conn) read() {
 		}
 		c.rbuf = c.rbuf[:len(c.rbuf)+n]
 		budget -= n
+		c.heard()
 		if !c.process() {
 			break
 		}

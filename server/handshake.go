@@ -34,6 +34,8 @@ func (c *conn) handshake() bool {
 	case !isUpgradeRequest(head):
 		c.toHTTP()
 		return false
+	case !c.admitUpgrade(head):
+		return false
 	case c.srv.auth != nil:
 		c.authorizeConnect(head)
 		return false
@@ -70,6 +72,7 @@ func (c *conn) upgrade(head []byte) bool {
 func (c *conn) opened(headLen int) {
 	c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[headLen:])]
 	c.state = stateOpen
+	c.heard()
 	c.srv.wheel.clear(c)
 	c.srv.connOpened()
 }

@@ -44,6 +44,7 @@ type Server struct {
 	seq      atomic.Uint64
 	conns    table
 	draining atomic.Bool // set by Shutdown: no new connections
+	lim      limits      // connection limits and the ping sweeper (limits.go)
 	httpDone chan struct{}
 	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
 }
@@ -95,6 +96,7 @@ func (s *Server) Start() error {
 	}
 	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
 	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
+	s.startLimits()
 	s.startHTTP()
 	s.serveAdmin()
 	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
@@ -163,6 +165,7 @@ func (s *Server) stopAll() {
 	<-s.httpDone
 	s.stopAdmin()
 	s.wheel.Close()
+	s.stopLimits()
 	if s.authPool != nil {
 		s.authPool.Close()
 	}

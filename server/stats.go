@@ -23,11 +23,14 @@ const (
 	reasonAuthDenied
 	reasonAuthDown
 	reasonTooLarge
+	reasonOverCapacity // WSIFY_MAX_CONNECTIONS reached
+	reasonOrigin       // Origin not in WSIFY_ALLOWED_ORIGINS
 	reasonOther
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"bad_handshake", "auth_denied", "auth_unavailable", "head_too_large", "other"}
+var reasonNames = [numReasons]string{"bad_handshake", "auth_denied", "auth_unavailable", "head_too_large",
+	"too_many_connections", "origin_denied", "other"}
 
 func statusReason(status int) rejectReason {
 	switch status {
@@ -48,11 +51,12 @@ const (
 	resultOK          commandResult = iota // ran
 	resultInvalid                          // malformed: an error was replied
 	resultDenied                           // the authorizer said no
+	resultLimited                          // refused by a limit: rate or channels
 	resultUnavailable                      // the authorizer (closed 1013) or the broker was down
 	numResults
 )
 
-var resultNames = [numResults]string{"ok", "invalid", "denied", "unavailable"}
+var resultNames = [numResults]string{"ok", "invalid", "denied", "limited", "unavailable"}
 
 // numKinds counts command kinds, 0 (no recognizable command) included.
 const numKinds = protocol.KindBroadcast + 1
