@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -42,6 +43,7 @@ type conn struct {
 	msg      []byte    // fragments of the message being reassembled
 	msgOp    ws.OpCode // opcode of that message; 0 when none
 	channels []string  // channels joined, in join order
+	peerSaid bool      // the peer sent a close frame: it will send nothing more
 	query    string    // query of the connect request, kept for the authorizer
 	authMsg  []byte    // message or request head awaiting the authorizer
 	headers  map[string][]string
@@ -60,6 +62,7 @@ type conn struct {
 	closeReason string        // guarded by mu
 	closed      bool          // nothing more is queued; guarded by mu
 	closeFrame  []byte        // sent after what is being written; guarded by mu
+	lingering   bool          // closed by us: draining input until EOF; guarded by mu
 	released    bool          // fd given back to the poller; guarded by mu
 	writing     bool          // a writer owns the send side; guarded by mu
 	flushQueued bool          // a Flush was promised to the hub; guarded by mu
@@ -147,6 +150,7 @@ func (c *conn) Run() {
 
 func (c *conn) handle(ev uint8) {
 	if c.state == stateClosed {
+		c.drain(ev)
 		return
 	}
 	if ev&evClose != 0 {
@@ -185,6 +189,10 @@ func (c *conn) isPaused() bool {
 // settleLocked runs when the handler goes idle: it releases a closed
 // socket or asks the poller for the next event.
 func (c *conn) settleLocked() {
+	if c.closed && c.lingering {
+		c.srv.poller.Rearm(c.fd, netpoll.Readable)
+		return
+	}
 	if c.closed {
 		c.releaseLocked()
 		return
@@ -203,7 +211,7 @@ func (c *conn) settleLocked() {
 
 // releaseLocked gives the fd back once neither handler nor writer uses it.
 func (c *conn) releaseLocked() {
-	if c.released || c.running || c.writing {
+	if c.released || c.running || c.writing || c.lingering {
 		return
 	}
 	c.released = true
@@ -243,8 +251,12 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 		c.srv.leave(ch, c)
 	}
 	c.channels = nil
+	linger := code != 0 && wasOpen && !c.peerSaid
+	if linger {
+		c.srv.wheel.set(c, time.Now().Add(closeLinger))
+	}
 	c.mu.Lock()
-	c.closed = true
+	c.closed, c.lingering = true, linger
 	if code != 0 && wasOpen {
 		c.closeFrame = closeFrame(code, reason)
 	}
