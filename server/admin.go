@@ -39,14 +39,7 @@ func (s *Server) serveAdmin() {
 	if s.admin.ln == nil {
 		return
 	}
-	s.admin.http = &fasthttp.Server{
-		Handler:            s.serveAdminHTTP,
-		Name:               "wsify",
-		ReadTimeout:        s.cfg.HandshakeTimeout,
-		WriteTimeout:       s.cfg.HandshakeTimeout,
-		MaxRequestBodySize: s.cfg.MaxMessageBytes + 4096,
-		Logger:             fasthttpLogger{s},
-	}
+	s.admin.http = s.newHTTPServer(s.serveAdminHTTP)
 	s.admin.done = make(chan struct{})
 	go func() {
 		defer close(s.admin.done)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net"
 
@@ -14,22 +15,43 @@ import (
 
 func (s *Server) startHTTP() {
 	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
-	s.http = &fasthttp.Server{
-		Handler:            s.serveHTTP,
-		Name:               "wsify",
-		Concurrency:        s.cfg.MaxHTTPConns,
-		ReadTimeout:        s.cfg.HandshakeTimeout,
-		WriteTimeout:       s.cfg.HandshakeTimeout,
-		IdleTimeout:        60 * s.cfg.HandshakeTimeout,
-		MaxRequestBodySize: s.cfg.MaxMessageBytes + 4096,
-		ReadBufferSize:     s.cfg.MaxHeaderBytes,
-		Logger:             fasthttpLogger{s},
-	}
+	s.http = s.newHTTPServer(s.serveHTTP)
+	s.http.Concurrency = s.cfg.MaxHTTPConns
+	s.http.IdleTimeout = 60 * s.cfg.HandshakeTimeout
+	s.http.ReadBufferSize = s.cfg.MaxHeaderBytes
 	s.httpDone = make(chan struct{})
 	go func() {
 		defer close(s.httpDone)
 		s.http.Serve(s.httpLn)
 	}()
+}
+
+// newHTTPServer is the fasthttp server of the public port and of the admin
+// address: the body limit is the message limit, answered 413.
+func (s *Server) newHTTPServer(h fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:            h,
+		ErrorHandler:       httpParseError,
+		Name:               "wsify",
+		ReadTimeout:        s.cfg.HandshakeTimeout,
+		WriteTimeout:       s.cfg.HandshakeTimeout,
+		MaxRequestBodySize: s.cfg.MaxMessageBytes,
+		Logger:             fasthttpLogger{s},
+	}
+}
+
+// httpParseError answers a request fasthttp could not read, in the JSON
+// error shape of every other answer.
+func httpParseError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		httpError(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", "body over the message size limit")
+	case errors.As(err, &small):
+		httpError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "head_too_large", "request head too large")
+	default:
+		httpError(ctx, fasthttp.StatusBadRequest, "bad_request", "malformed HTTP request")
+	}
 }
 
 type fasthttpLogger struct{ s *Server }

@@ -347,3 +347,19 @@ func expectHTTPError(t testing.TB, status int, body string, want int, code strin
 		t.Errorf("status %d: got %s, want code %q with a message", status, body, code)
 	}
 }
+
+// TestBroadcastBodyLimit: a body exactly at the message limit is taken, one
+// byte over gets 413.
+func TestBroadcastBodyLimit(t *testing.T) {
+	s := start(t, server.Config{MaxMessageBytes: 1024})
+	body := func(n int) string {
+		prefix := `{"channel":"big","content":"`
+		return prefix + strings.Repeat("x", n-len(prefix)-2) + `"}`
+	}
+	if code, b := post(t, httpURL(s, "/broadcast"), "application/json", body(1024)); code != http.StatusCreated {
+		t.Fatalf("at the limit: %d %s", code, b)
+	}
+	if code, b := post(t, httpURL(s, "/broadcast"), "application/json", body(1025)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit: %d %s", code, b)
+	}
+}
