@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"io"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -70,6 +72,7 @@ func New(cfg Config) *Client {
 		ReadTimeout:              cfg.Timeout,
 		WriteTimeout:             cfg.Timeout,
 		NoDefaultUserAgentHeader: true,
+		RetryIfErr:               retryOnClosedConn,
 	}}
 }
 
@@ -84,11 +87,34 @@ func (c *Client) Authorize(body []byte) error {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	req.SetBodyRaw(body)
-	resp.SkipBody = true
+	resp.StreamBody = true
 	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
 		return unavailable(fmt.Errorf("auth: post %s: %w", c.url, err))
 	}
+	discardBody(resp)
 	return verdict(resp.StatusCode())
+}
+
+// maxDrain is the most of a response body read to keep its connection.
+const maxDrain = 4096
+
+// discardBody reads what is left of a small body, so the kept connection
+// starts clean for the next call. A larger body is not read: closing the
+// stream unread closes the connection, so no byte of a body is ever taken
+// for the next answer (SkipBody left it on the connection).
+func discardBody(resp *fasthttp.Response) {
+	if s := resp.BodyStream(); s != nil {
+		io.Copy(io.Discard, io.LimitReader(s, maxDrain))
+	}
+	resp.CloseBodyStream()
+}
+
+// retryOnClosedConn retries a call whose kept connection the authorizer
+// had closed meanwhile, as servers do to idle connections: the check
+// changes nothing, so asking again is safe, and retries stay within the
+// call's timeout and fasthttp's attempt limit.
+func retryOnClosedConn(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	return false, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func verdict(status int) error {

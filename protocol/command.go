@@ -124,7 +124,7 @@ func (c *Command) decodeArgs(maxChannel int) *Error {
 			c.Content = value
 		}
 	})
-	ch, err := ChannelName(channel, maxChannel)
+	ch, err := channelName(channel, maxChannel)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,20 @@ func (c *Command) decodeArgs(maxChannel int) *Error {
 // ChannelName turns the raw JSON value of a channel into its name: the
 // unescaped string with surrounding white space trimmed. It refuses
 // anything but a string, an empty name and a name over maxChannel bytes.
+// raw may be any bytes: it is checked to be exactly one JSON string.
 func ChannelName(raw []byte, maxChannel int) ([]byte, *Error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return nil, ErrBadChannel
+	}
+	if end, _, ok := scanString(raw, 0); !ok || end != len(raw) {
+		return nil, ErrBadChannel
+	}
+	return channelName(raw, maxChannel)
+}
+
+// channelName is ChannelName for a raw value the decoders have already
+// validated; unescape would read past a malformed one.
+func channelName(raw []byte, maxChannel int) ([]byte, *Error) {
 	if maxChannel <= 0 {
 		maxChannel = DefaultMaxChannelBytes
 	}

@@ -46,7 +46,7 @@ func TestDeflateFrameIsAValidCompressedFrame(t *testing.T) {
 	if z[0] != 0xC1 { // FIN, RSV1, text
 		t.Fatalf("first byte %#x, want FIN|RSV1|text", z[0])
 	}
-	h, _, err := protocol.ParseHeaderDeflate(masked(z), 1<<20, false)
+	h, _, err := protocol.ParseHeaderDeflate(asClientFrame(z), 1<<20, false)
 	body := z[headerLen(z):]
 	if err != nil || !protocol.Compressed(h) || int(h.Length) != len(body) {
 		t.Fatalf("header %+v for a %d-byte body: %v", h, len(body), err)
@@ -70,9 +70,9 @@ func headerLen(frame []byte) int {
 	return 2
 }
 
-// masked turns a server frame into a client frame with a zero mask, so
+// asClientFrame turns a server frame into a client frame with a zero mask, so
 // ParseHeaderDeflate (client side) can read its header.
-func masked(frame []byte) []byte {
+func asClientFrame(frame []byte) []byte {
 	n := headerLen(frame)
 	out := append([]byte(nil), frame[:n]...)
 	out[1] |= 0x80

@@ -54,11 +54,22 @@ func ParseClose(body []byte) (ws.StatusCode, error) {
 		return 0, &CloseError{ws.StatusProtocolError, "close frame body of one byte"}
 	}
 	code := ws.StatusCode(binary.BigEndian.Uint16(body))
-	if code > ws.StatusRangePrivate.Max { // gobwas lets 5000 and up through
-		return 0, &CloseError{ws.StatusProtocolError, "close code above 4999"}
-	}
-	if err := ws.CheckCloseFrameData(code, string(body[2:])); err != nil {
+	if err := checkClose(code, string(body[2:])); err != nil {
 		return 0, &CloseError{ws.StatusProtocolError, err.Error()}
 	}
 	return code, nil
+}
+
+// checkClose is ws.CheckCloseFrameData with the codes IANA registered after
+// RFC 6455: gobwas/ws refuses 1012-1014, yet wsify itself closes with 1013
+// and a client may echo it. Codes above 4999 are in no range of section
+// 7.4.2, so they are refused, as gorilla/websocket and Autobahn expect.
+func checkClose(code ws.StatusCode, reason string) error {
+	switch {
+	case code > 4999:
+		return ws.ErrProtocolStatusCodeUnknown
+	case code >= 1012 && code <= 1014:
+		code = ws.StatusNormalClosure // registered: only the reason is left to check
+	}
+	return ws.CheckCloseFrameData(code, reason)
 }

@@ -37,7 +37,7 @@ func DecodePublication(p *Publication, body []byte, maxChannel int) *Error {
 }
 
 func (p *Publication) finish(channel, args []byte, maxChannel int) *Error {
-	ch, err := ChannelName(channel, maxChannel)
+	ch, err := channelName(channel, maxChannel)
 	if err != nil {
 		return err
 	}

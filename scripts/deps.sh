@@ -6,13 +6,23 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # add packages here as "command:package"
-for pair in ${WSIFY_APT_DEPS:-}; do
+# chromium, node, npm: the console's browser test (console/browser_test.go)
+# python3-websockets: the interop test's Python client (interop/)
+# redis-server: the broker tests start a real one (broker/, server/cluster tests)
+for pair in chromium:chromium node:nodejs npm:npm redis-server:redis-server ${WSIFY_APT_DEPS:-}; do
 	cmd=${pair%%:*}; pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# playwright-core drives Chromium for the console's browser test
+[ -f console/e2e/node_modules/playwright-core/package.json ] ||
+	npm ci --prefix console/e2e --no-audit --no-fund
+# ws and playwright-core: the interop test's Node and Chromium clients
+{ [ -f interop/node_modules/ws/package.json ] && [ -f interop/node_modules/playwright-core/package.json ]; } ||
+	npm ci --prefix interop --no-audit --no-fund
 go mod download

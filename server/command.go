@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -12,14 +13,20 @@ import (
 
 // message handles one complete client message.
 func (c *conn) message(op ws.OpCode, p []byte) {
+	if !c.admitMessage(p) {
+		return
+	}
 	var cmd protocol.Command
 	if err := protocol.Decode(&cmd, p, c.srv.cfg.MaxChannelBytes); err != nil {
 		if err == protocol.ErrBadUTF8 && op == ws.OpText {
 			c.fail(protocol.ErrInvalidUTF8)
 			return
 		}
-		c.srv.stats.command(0, false)
+		c.srv.stats.command(cmd.Kind, resultInvalid)
 		c.replyError(cmd.ID, err)
+		return
+	}
+	if !c.admitCommand(&cmd) {
 		return
 	}
 	if c.srv.auth != nil {
@@ -38,9 +45,13 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case protocol.KindLeave:
 		c.leave(cmd.Channel)
 	case protocol.KindBroadcast:
-		c.srv.Publish(cmd.Channel, cmd.Content)
+		if _, err := c.srv.Publish(cmd.Channel, cmd.Content); err != nil {
+			c.srv.stats.command(cmd.Kind, resultUnavailable)
+			c.replyError(cmd.ID, protocol.ErrUnavailable)
+			return
+		}
 	}
-	c.srv.stats.command(cmd.Kind, true)
+	c.srv.stats.command(cmd.Kind, resultOK)
 	if cmd.ID != nil {
 		c.send(protocol.AppendOKFrame(make([]byte, 0, 20+len(cmd.ID)), cmd.ID))
 	}
@@ -87,8 +98,12 @@ type authCall struct {
 }
 
 func (a *authCall) Run() {
+	if a.c.isClosed() { // gone while queued: asking would only delay the others
+		return
+	}
+	began := time.Now()
 	err := a.c.srv.auth.Authorize(a.body)
-	a.c.srv.stats.authorized(err)
+	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
 	a.c.authErr = err
 	start := a.c.scheduleLocked(evResume)
@@ -126,9 +141,10 @@ func (c *conn) finishCommand(msg []byte, verdict error) {
 	case verdict == nil:
 		c.execute(&cmd)
 	case errors.Is(verdict, auth.ErrDenied):
-		c.srv.stats.command(cmd.Kind, false)
+		c.srv.stats.command(cmd.Kind, resultDenied)
 		c.replyError(cmd.ID, protocol.ErrNotAuthorized)
 	default:
+		c.srv.stats.command(cmd.Kind, resultUnavailable)
 		c.close(protocol.StatusTryAgainLater, "authorizer unavailable")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 )
 
 // Config configures a Server. The zero value serves on :3000 with the
@@ -15,6 +16,11 @@ import (
 type Config struct {
 	// Addr is the TCP address for WebSocket and HTTP. Default ":3000".
 	Addr string
+	// AdminAddr, when set, is a second TCP address serving the operator
+	// endpoints (/metrics, /stats, /broadcast and the console at /), which
+	// the public Addr then no longer serves: it keeps /ws and /healthz.
+	// Default "": everything on Addr.
+	AdminAddr string
 	// ReusePort sets SO_REUSEPORT so several processes share Addr.
 	ReusePort bool
 	// Workers is the size of the pool that serves sockets.
@@ -46,6 +52,9 @@ type Config struct {
 	BroadcastKey string
 	// Auth configures the authorizer; an empty URL allows everything.
 	Auth auth.Config
+	// Broker connects this node to the others; the zero value is the
+	// in-memory broker of a single node.
+	Broker broker.Config
 	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
 	MaxHTTPConns int
 	// TLSCertFile and TLSKeyFile name a PEM certificate (chain) and its
@@ -61,6 +70,35 @@ type Config struct {
 	// for it, without context takeover either way (deflate.go). Default
 	// off.
 	Compression bool
+	// MaxConnections bounds the process's WebSocket connections, sockets
+	// still in their handshake included; an upgrade request over it gets
+	// 503 (limits.go). Default 7/8 of the open-file limit (RLIMIT_NOFILE),
+	// so clients get a clear 503 before accept runs out of fds; the rest is
+	// left to HTTP, the authorizer and files. Negative: no limit.
+	MaxConnections int
+	// MaxChannels bounds the channels one connection may join; a join over
+	// it gets the too_many_channels error. Default 1024; negative: no limit.
+	MaxChannels int
+	// RateLimit is the commands per second one connection may send, with a
+	// burst of as many; a command over it gets the rate_limited error and
+	// is not run, and a connection that keeps sending is closed with 1008
+	// (ratelimit.go). Default 0: no limit.
+	RateLimit int
+	// PingInterval is how long a connection may stay silent before the
+	// server pings it (ping.go). Default 30s; negative: no pings.
+	PingInterval time.Duration
+	// PingTimeout is how long a pinged connection has to send anything
+	// (a pong or any other frame) before it is dropped. Default 10s.
+	PingTimeout time.Duration
+	// TCPKeepAlive is the idle time before the kernel's first TCP
+	// keep-alive probe on an accepted socket, and the time between probes.
+	// Default 60s; negative: keep-alive off.
+	TCPKeepAlive time.Duration
+	// AllowedOrigins lists the origins, as scheme://host[:port], whose
+	// pages may connect; an upgrade request whose Origin header names any
+	// other gets 403, one without an Origin header is let in (origin.go).
+	// Default empty: every origin.
+	AllowedOrigins []string
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -81,6 +119,8 @@ func (c Config) WithDefaults() Config {
 	c.Auth.MaxConns = orDefault(c.Auth.MaxConns, 64)
 	c.MaxHTTPConns = orDefault(c.MaxHTTPConns, 4096)
 	c.TLSHandshakes = orDefault(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
+	c.Broker = c.Broker.WithDefaults()
+	c = c.limitDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -114,5 +154,7 @@ func (c Config) Validate() error {
 	check(c.Auth.MaxConns >= 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
 	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
 	check(c.TLSHandshakes >= 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
+	errs = append(errs, c.Broker.Validate())
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }

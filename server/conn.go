@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -42,12 +43,14 @@ type conn struct {
 	msg      []byte    // fragments of the message being reassembled
 	msgOp    ws.OpCode // opcode of that message; 0 when none
 	channels []string  // channels joined, in join order
+	peerSaid bool      // the peer sent a close frame: it will send nothing more
 	query    string    // query of the connect request, kept for the authorizer
 	authMsg  []byte    // message or request head awaiting the authorizer
 	headers  map[string][]string
-	tls      *tlsState // TLS layer; nil on a plain listener (tls.go)
-	deflate  bool      // permessage-deflate negotiated (deflate.go)
-	inflate  bool      // the message being read is compressed (deflate.go)
+	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
+	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
+	deflate  bool       // permessage-deflate negotiated (deflate.go)
+	inflate  bool       // the message being read is compressed (deflate.go)
 
 	deadline int64 // unix nanos; guarded by srv.wheel.mu
 	wslot    int64 // wheel slot holding c; guarded by srv.wheel.mu
@@ -62,6 +65,7 @@ type conn struct {
 	closeReason string        // guarded by mu
 	closed      bool          // nothing more is queued; guarded by mu
 	closeFrame  []byte        // sent after what is being written; guarded by mu
+	lingering   bool          // closed by us: draining input until EOF; guarded by mu
 	released    bool          // fd given back to the poller; guarded by mu
 	writing     bool          // a writer owns the send side; guarded by mu
 	flushQueued bool          // a Flush was promised to the hub; guarded by mu
@@ -149,6 +153,7 @@ func (c *conn) Run() {
 
 func (c *conn) handle(ev uint8) {
 	if c.state == stateClosed {
+		c.drain(ev)
 		return
 	}
 	if ev&evClose != 0 {
@@ -172,6 +177,12 @@ func (c *conn) handle(ev uint8) {
 	}
 }
 
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 func (c *conn) isPaused() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -181,6 +192,10 @@ func (c *conn) isPaused() bool {
 // settleLocked runs when the handler goes idle: it releases a closed
 // socket or asks the poller for the next event.
 func (c *conn) settleLocked() {
+	if c.closed && c.lingering {
+		c.srv.poller.Rearm(c.fd, netpoll.Readable)
+		return
+	}
 	if c.closed {
 		c.releaseLocked()
 		return
@@ -202,7 +217,7 @@ func (c *conn) settleLocked() {
 
 // releaseLocked gives the fd back once neither handler nor writer uses it.
 func (c *conn) releaseLocked() {
-	if c.released || c.running || c.writing {
+	if c.released || c.running || c.writing || c.lingering {
 		return
 	}
 	c.released = true
@@ -219,6 +234,7 @@ func (c *conn) timedOut() bool {
 	switch {
 	case c.state == stateHandshake:
 		c.srv.stats.handshakeTimeouts.Add(1)
+		c.logRejected("timeout", "no complete request head in time")
 		c.abort()
 		return true
 	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused():
@@ -242,8 +258,12 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 		c.srv.leave(ch, c)
 	}
 	c.channels = nil
+	linger := code != 0 && wasOpen && !c.peerSaid
+	if linger {
+		c.srv.wheel.set(c, time.Now().Add(closeLinger))
+	}
 	c.mu.Lock()
-	c.closed = true
+	c.closed, c.lingering = true, linger
 	if code != 0 && wasOpen {
 		c.closeFrame = closeFrame(code, reason)
 	}
@@ -255,6 +275,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	}
 	if wasOpen {
 		c.srv.connClosed(code)
+		c.logClosed(code, reason)
 	}
 }
 

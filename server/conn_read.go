@@ -28,6 +28,7 @@ func (c *conn) read() {
 		}
 		c.rbuf = c.rbuf[:len(c.rbuf)+n]
 		budget -= n
+		c.heard()
 		if !c.process() {
 			break
 		}
@@ -175,6 +176,7 @@ func (c *conn) frame(h ws.Header, payload []byte) {
 
 // peerClose answers a close frame with the same code and closes.
 func (c *conn) peerClose(body []byte) {
+	c.peerSaid = true
 	code, err := protocol.ParseClose(body)
 	if err != nil {
 		c.fail(err)

@@ -159,9 +159,13 @@ func (c *conn) finishClosedLocked() {
 	clear(c.out)
 	c.out = nil
 	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
+	linger := c.lingering
 	c.mu.Unlock()
 	if frame != nil {
 		netpoll.Writev(c.fd, [][]byte{frame}, 0)
+	}
+	if linger {
+		netpoll.Shutdown(c.fd) // FIN after the close frame; input is drained
 	}
 	c.mu.Lock()
 	c.writing = false

@@ -7,6 +7,8 @@
 // which owns its read state, its channels and its closing. Writes come from
 // any worker through the connection's bounded outbox.
 //
-// Lock order: hub locks, then conn.mu, then the poller's own lock. A
-// connection never calls into the hub while holding conn.mu.
+// Lock order: a broker stripe lock (server/broker.go, held around a join or
+// leave and the broker call it triggers), then hub locks, then conn.mu, then
+// the poller's own lock. A connection never calls into the hub while holding
+// conn.mu, and nothing calls the broker while holding a hub lock.
 package server

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -43,18 +42,8 @@ func TestStalledClientsDoNotHoldWorkers(t *testing.T) {
 	}
 }
 
-func tcpConn(t testing.TB, s *server.Server) net.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
 func halfHandshake(t testing.TB, s *server.Server) {
-	tcpConn(t, s).Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"))
+	plainDial(t, s).Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"))
 }
 
 // halfFrame upgrades, then sends a header announcing 100 bytes and only 3.

@@ -34,6 +34,8 @@ func (c *conn) handshake() bool {
 	case !isUpgradeRequest(head):
 		c.toHTTP()
 		return false
+	case !c.admitUpgrade(head):
+		return false
 	case c.srv.auth != nil:
 		c.authorizeConnect(head)
 		return false
@@ -59,6 +61,7 @@ func (c *conn) upgrade(head []byte) bool {
 	}{bytes.NewReader(head), c.headWriter()}
 	if err := c.wsUpgrade(rw); err != nil {
 		c.srv.stats.rejected(reasonBadHandshake)
+		c.logRejected(reasonNames[reasonBadHandshake], err)
 		c.abort()
 		return false
 	}
@@ -69,6 +72,7 @@ func (c *conn) upgrade(head []byte) bool {
 func (c *conn) opened(headLen int) {
 	c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[headLen:])]
 	c.state = stateOpen
+	c.heard()
 	c.srv.wheel.clear(c)
 	c.srv.connOpened()
 }
@@ -86,6 +90,7 @@ func (c *conn) toHTTP() {
 // reject answers the handshake with an HTTP error and closes.
 func (c *conn) reject(status int, reason string) {
 	c.srv.stats.rejected(statusReason(status))
+	c.logRejected(reasonNames[statusReason(status)], reason)
 	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(reason), reason)
 	c.headWriter().Write([]byte(resp))
@@ -104,6 +109,7 @@ func (c *conn) authorizeConnect(head []byte) {
 	}{bytes.NewReader(head), &resp})
 	if !errors.Is(err, errAuthPending) {
 		c.srv.stats.rejected(reasonBadHandshake)
+		c.logRejected(reasonNames[reasonBadHandshake], err)
 		c.headWriter().Write(resp.Bytes())
 		c.abort()
 		return

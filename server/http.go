@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net"
 
@@ -14,22 +15,43 @@ import (
 
 func (s *Server) startHTTP() {
 	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
-	s.http = &fasthttp.Server{
-		Handler:            s.serveHTTP,
-		Name:               "wsify",
-		Concurrency:        s.cfg.MaxHTTPConns,
-		ReadTimeout:        s.cfg.HandshakeTimeout,
-		WriteTimeout:       s.cfg.HandshakeTimeout,
-		IdleTimeout:        60 * s.cfg.HandshakeTimeout,
-		MaxRequestBodySize: s.cfg.MaxMessageBytes + 4096,
-		ReadBufferSize:     s.cfg.MaxHeaderBytes,
-		Logger:             fasthttpLogger{s},
-	}
+	s.http = s.newHTTPServer(s.serveHTTP)
+	s.http.Concurrency = s.cfg.MaxHTTPConns
+	s.http.IdleTimeout = 60 * s.cfg.HandshakeTimeout
+	s.http.ReadBufferSize = s.cfg.MaxHeaderBytes
 	s.httpDone = make(chan struct{})
 	go func() {
 		defer close(s.httpDone)
 		s.http.Serve(s.httpLn)
 	}()
+}
+
+// newHTTPServer is the fasthttp server of the public port and of the admin
+// address: the body limit is the message limit, answered 413.
+func (s *Server) newHTTPServer(h fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:            h,
+		ErrorHandler:       httpParseError,
+		Name:               "wsify",
+		ReadTimeout:        s.cfg.HandshakeTimeout,
+		WriteTimeout:       s.cfg.HandshakeTimeout,
+		MaxRequestBodySize: s.cfg.MaxMessageBytes,
+		Logger:             fasthttpLogger{s},
+	}
+}
+
+// httpParseError answers a request fasthttp could not read, in the JSON
+// error shape of every other answer.
+func httpParseError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		httpError(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", "body over the message size limit")
+	case errors.As(err, &small):
+		httpError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "head_too_large", "request head too large")
+	default:
+		httpError(ctx, fasthttp.StatusBadRequest, "bad_request", "malformed HTTP request")
+	}
 }
 
 type fasthttpLogger struct{ s *Server }
@@ -38,17 +60,17 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.s.log.Debug("fasthttp", "msg", format, "args", args)
 }
 
+// serveHTTP serves the public port's plain HTTP. The operator endpoints
+// (see serveOperator) are here too unless an admin address takes them.
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/broadcast":
-		s.handleBroadcast(ctx)
-	case "/healthz":
+	path := string(ctx.Path())
+	switch {
+	case path == "/healthz":
 		s.handleHealth(ctx)
-	case "/stats":
-		s.handleStats(ctx)
-	case "/ws":
+	case path == "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
+	case s.cfg.AdminAddr == "" && s.serveOperator(ctx, path):
 	default:
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
 	}
@@ -59,6 +81,9 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
 	if s.draining.Load() {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString(`{"status":"draining"}`)
+		return
+	}
+	if s.brokerUnavailable(ctx) {
 		return
 	}
 	ctx.SetBodyString(`{"status":"ok"}`)
@@ -88,7 +113,10 @@ func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
 		return
 	}
-	s.Publish(p.Channel, p.Content)
+	if _, err := s.Publish(p.Channel, p.Content); err != nil {
+		httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
+		return
+	}
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(`{"ok":true}`)

@@ -140,7 +140,7 @@ func TestHealthzAndUnknownPath(t *testing.T) {
 	s := start(t, server.Config{})
 	resp, body := do(t, http.MethodGet, httpURL(s, "/healthz"), "", "", nil)
 	expectJSON(t, resp.StatusCode, body, http.StatusOK)
-	for _, path := range []string{"/", "/nope", "/broadcast/x", "/healthz2"} {
+	for _, path := range []string{"/nope", "/broadcast/x", "/healthz2"} { // "/" is the console
 		resp, body := do(t, http.MethodGet, httpURL(s, path), "", "", nil)
 		expectHTTPError(t, resp.StatusCode, body, http.StatusNotFound, "not_found")
 	}
@@ -249,7 +249,7 @@ func byteCuts(n int) []int {
 	return cuts
 }
 
-// rawDial opens a plain TCP connection to s, closed with the test.
+// plainDial opens a plain TCP connection to s, closed with the test.
 func plainDial(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
@@ -345,5 +345,21 @@ func expectHTTPError(t testing.TB, status int, body string, want int, code strin
 		t.Errorf("status %d: body is not an error object: %q", status, body)
 	case r.Error.Code != code || r.Error.Message == "":
 		t.Errorf("status %d: got %s, want code %q with a message", status, body, code)
+	}
+}
+
+// TestBroadcastBodyLimit: a body exactly at the message limit is taken, one
+// byte over gets 413.
+func TestBroadcastBodyLimit(t *testing.T) {
+	s := start(t, server.Config{MaxMessageBytes: 1024})
+	body := func(n int) string {
+		prefix := `{"channel":"big","content":"`
+		return prefix + strings.Repeat("x", n-len(prefix)-2) + `"}`
+	}
+	if code, b := post(t, httpURL(s, "/broadcast"), "application/json", body(1024)); code != http.StatusCreated {
+		t.Fatalf("at the limit: %d %s", code, b)
+	}
+	if code, b := post(t, httpURL(s, "/broadcast"), "application/json", body(1025)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit: %d %s", code, b)
 	}
 }

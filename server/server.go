@@ -29,6 +29,7 @@ type Server struct {
 	hub      *hub.Hub
 	auth     *auth.Client // nil without an authorizer
 	tls      *tlsServer   // nil on a plain listener (tls.go)
+	link     brokerLink   // the broker, kept in step with the hub (broker.go)
 	upgrader ws.Upgrader
 	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
 	stats    stats
@@ -44,7 +45,9 @@ type Server struct {
 	seq      atomic.Uint64
 	conns    table
 	draining atomic.Bool // set by Shutdown: no new connections
+	lim      limits      // connection limits and the ping sweeper (limits.go)
 	httpDone chan struct{}
+	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
 }
 
 // New checks cfg and prepares a server; Start opens it.
@@ -71,12 +74,23 @@ func newNodeID() string {
 
 // Start listens and serves in the background.
 func (s *Server) Start() error {
+	if err := s.listenAdmin(); err != nil {
+		return err
+	}
+	if err := s.openBroker(); err != nil {
+		s.stopAdmin()
+		return err
+	}
 	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort})
 	if err != nil {
+		s.stopAdmin()
+		s.closeBroker()
 		return fmt.Errorf("server: %w", err)
 	}
 	if s.poller, err = netpoll.New(); err != nil {
+		s.stopAdmin()
 		netpoll.CloseListener(lfd)
+		s.closeBroker()
 		return fmt.Errorf("server: %w", err)
 	}
 	s.lfd, s.addr = lfd, addr
@@ -86,7 +100,9 @@ func (s *Server) Start() error {
 	}
 	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
 	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
+	s.startLimits()
 	s.startHTTP()
+	s.serveAdmin()
 	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
 		s.stopAll()
 		return fmt.Errorf("server: watch listener: %w", err)
@@ -101,17 +117,24 @@ func (s *Server) Addr() netip.AddrPort { return s.addr }
 func (s *Server) getBuf() []byte  { return (*s.bufs.Get().(*[]byte))[:0] }
 func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
 
-// Publish sends content (raw JSON) to every subscriber of channel, encoded
-// once, and returns how many subscribers it reached.
-func (s *Server) Publish(channel, content []byte) int {
-	n := s.publishFrame(channel, protocol.BroadcastFrame(channel, content))
+// Publish sends content (raw JSON) to every subscriber of channel on every
+// node sharing the broker, encoded once, and returns how many local
+// subscribers it reached. When the broker is down or does not take the
+// publication it fails with an error wrapping broker.ErrUnavailable, and no
+// local subscriber gets it either.
+func (s *Server) Publish(channel, content []byte) (int, error) {
+	frame := protocol.BroadcastFrame(channel, content)
+	if err := s.link.b.Publish(channel, frame); err != nil {
+		return 0, fmt.Errorf("server: publish: %w", err)
+	}
+	n := s.publishFrame(channel, frame)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(uint64(n))
-	return n
+	return n, nil
 }
 
-func (s *Server) join(name []byte, c *conn)  { s.hub.Join(name, c) }
-func (s *Server) leave(name string, c *conn) { s.hub.Leave([]byte(name), c) }
+func (s *Server) join(name []byte, c *conn)  { s.joinChannel(name, c) }
+func (s *Server) leave(name string, c *conn) { s.leaveChannel([]byte(name), c) }
 
 // Shutdown stops accepting, closes every client with 1001 and waits until
 // they are gone or ctx ends.
@@ -123,6 +146,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.conns.each(func(c *conn) { c.requestClose(ws.StatusGoingAway, "server shutting down") })
 	err := s.waitDrained(ctx)
 	s.http.ShutdownWithContext(ctx)
+	s.shutdownAdmin(ctx)
 	s.stopAll()
 	return err
 }
@@ -143,10 +167,13 @@ func (s *Server) waitDrained(ctx context.Context) error {
 func (s *Server) stopAll() {
 	s.httpLn.Close()
 	<-s.httpDone
+	s.stopAdmin()
 	s.wheel.Close()
+	s.stopLimits()
 	if s.authPool != nil {
 		s.authPool.Close()
 	}
+	s.closeBroker()
 	s.workers.Close()
 	s.poller.Close()
 }

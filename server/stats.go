@@ -5,23 +5,34 @@ import (
 	"net/http"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
 
-// Reasons a handshake is rejected, as counted in Stats.Rejected.
+// rejectReason says why a handshake was refused; it labels
+// wsify_handshakes_rejected_total.
+type rejectReason uint8
+
 const (
-	reasonBadHandshake = "bad_handshake"
-	reasonAuthDenied   = "auth_denied"
-	reasonAuthDown     = "auth_unavailable"
-	reasonTooLarge     = "head_too_large"
-	reasonOther        = "other"
+	reasonBadHandshake rejectReason = iota
+	reasonAuthDenied
+	reasonAuthDown
+	reasonTooLarge
+	reasonOverCapacity // WSIFY_MAX_CONNECTIONS reached
+	reasonOrigin       // Origin not in WSIFY_ALLOWED_ORIGINS
+	reasonOther
+	numReasons
 )
 
-func statusReason(status int) string {
+var reasonNames = [numReasons]string{"bad_handshake", "auth_denied", "auth_unavailable", "head_too_large",
+	"too_many_connections", "origin_denied", "other"}
+
+func statusReason(status int) rejectReason {
 	switch status {
 	case http.StatusForbidden:
 		return reasonAuthDenied
@@ -33,48 +44,96 @@ func statusReason(status int) string {
 	return reasonOther
 }
 
-// stats are the server's counters, updated without locks.
+// commandResult is how a command ended; it labels wsify_commands_total.
+type commandResult uint8
+
+const (
+	resultOK          commandResult = iota // ran
+	resultInvalid                          // malformed: an error was replied
+	resultDenied                           // the authorizer said no
+	resultLimited                          // refused by a limit: rate or channels
+	resultUnavailable                      // the authorizer (closed 1013) or the broker was down
+	numResults
+)
+
+var resultNames = [numResults]string{"ok", "invalid", "denied", "limited", "unavailable"}
+
+// numKinds counts command kinds, 0 (no recognizable command) included.
+const numKinds = protocol.KindBroadcast + 1
+
+var kindNames = [numKinds]string{"unknown", "join", "leave", "broadcast"}
+
+// authVerdict is an authorizer answer; it labels wsify_authorizer_calls_total.
+type authVerdict uint8
+
+const (
+	verdictAllowed authVerdict = iota
+	verdictDenied
+	verdictUnavailable
+	numVerdicts
+)
+
+var verdictNames = [numVerdicts]string{"allowed", "denied", "unavailable"}
+
+// closeCodes are the close codes counted one by one; any other code is
+// counted as "other". 1006 stands for a connection dropped without a close
+// frame (the peer vanished, a write failed).
+var closeCodes = [...]ws.StatusCode{1000, 1001, 1002, 1006, 1007, 1008, 1009, 1013}
+
+const numCloseSlots = len(closeCodes) + 1 // the last one is "other"
+
+func closeSlot(code ws.StatusCode) int {
+	if code == 0 {
+		code = ws.StatusAbnormalClosure
+	}
+	for i, c := range closeCodes {
+		if c == code {
+			return i
+		}
+	}
+	return len(closeCodes)
+}
+
+// stats are the server's counters, updated with atomics only: no lock and
+// no map on any path, the delivery path included. Labelled counters are
+// arrays indexed by small enums.
 type stats struct {
-	accepted, open, closed               atomic.Int64
-	handshakeTimeouts, protocolErrors    atomic.Int64
-	slowConsumers                        atomic.Int64
-	published, deliveries                atomic.Uint64
-	rejectedBad, rejectedAuth            atomic.Int64
-	rejectedDown, rejectedOther          atomic.Int64
-	commandsOK, commandsFailed           [protocol.KindBroadcast + 1]atomic.Uint64
-	authAllowed, authDenied, authFailing atomic.Uint64
+	accepted, open, closed            atomic.Int64
+	handshakeTimeouts, protocolErrors atomic.Int64
+	slowConsumers                     atomic.Int64
+	published, deliveries             atomic.Uint64
+	rejectedBy                        [numReasons]atomic.Int64
+	closedBy                          [numCloseSlots]atomic.Uint64
+	commands                          [numKinds][numResults]atomic.Uint64
+	authCalls                         [numVerdicts]atomic.Uint64
+	authLatency                       histogram
+	brokerDown                        atomic.Bool // zero value: up; set by SetBrokerUp
 }
 
-func (st *stats) rejected(reason string) {
-	switch reason {
-	case reasonBadHandshake:
-		st.rejectedBad.Add(1)
-	case reasonAuthDenied:
-		st.rejectedAuth.Add(1)
-	case reasonAuthDown:
-		st.rejectedDown.Add(1)
-	default:
-		st.rejectedOther.Add(1)
-	}
-}
+func (st *stats) rejected(r rejectReason) { st.rejectedBy[r].Add(1) }
 
-func (st *stats) command(k protocol.Kind, ok bool) {
-	if ok {
-		st.commandsOK[k].Add(1)
-	} else {
-		st.commandsFailed[k].Add(1)
-	}
-}
+func (st *stats) command(k protocol.Kind, r commandResult) { st.commands[k][r].Add(1) }
 
-func (st *stats) authorized(err error) {
+// authorized counts one authorizer call that took d and ended with err.
+func (st *stats) authorized(err error, d time.Duration) {
+	v := verdictAllowed
 	switch {
 	case err == nil:
-		st.authAllowed.Add(1)
 	case errors.Is(err, auth.ErrDenied):
-		st.authDenied.Add(1)
+		v = verdictDenied
 	default:
-		st.authFailing.Add(1)
+		v = verdictUnavailable
 	}
+	st.authCalls[v].Add(1)
+	st.authLatency.observe(d)
+}
+
+func (st *stats) rejectedTotal() int64 {
+	var n int64
+	for i := range st.rejectedBy {
+		n += st.rejectedBy[i].Load()
+	}
+	return n
 }
 
 func (s *Server) connOpened() { s.stats.open.Add(1) }
@@ -82,7 +141,13 @@ func (s *Server) connOpened() { s.stats.open.Add(1) }
 func (s *Server) connClosed(code ws.StatusCode) {
 	s.stats.open.Add(-1)
 	s.stats.closed.Add(1)
+	s.stats.closedBy[closeSlot(code)].Add(1)
 }
+
+// SetBrokerUp records whether the broker that links this node to the others
+// works; wsify_broker_up and /stats report it. A node without a broker is
+// always up.
+func (s *Server) SetBrokerUp(up bool) { s.stats.brokerDown.Store(!up) }
 
 // Stats is a snapshot of the server's state and counters.
 type Stats struct {
@@ -95,6 +160,9 @@ type Stats struct {
 	SlowConsumers int64  `json:"slow_consumers"`      // closed for a full outbox
 	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
 	Goroutines    int    `json:"goroutines"`          // goroutines of the process
+	BrokerUp      bool   `json:"broker_up"`           // see SetBrokerUp
+
+	Broker broker.Stats `json:"broker"` // the broker's state and counters
 }
 
 // Stats returns a snapshot.
@@ -103,8 +171,8 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
-		SlowConsumers: st.slowConsumers.Load(),
-		Rejected:      st.rejectedBad.Load() + st.rejectedAuth.Load() + st.rejectedDown.Load() + st.rejectedOther.Load(),
-		Goroutines:    runtime.NumGoroutine(),
+		SlowConsumers: st.slowConsumers.Load(), Rejected: st.rejectedTotal(),
+		Goroutines: runtime.NumGoroutine(), BrokerUp: !st.brokerDown.Load(),
+		Broker: s.link.b.Stats(),
 	}
 }

@@ -199,27 +199,35 @@ func (t *tlsState) write(frames [][]byte) (int, error) {
 }
 
 // tlsFinishClosedLocked is finishClosedLocked for a TLS connection: the
-// ciphertext already sealed goes first, whole records, so the close frame
-// sealed behind it reaches the client intact. Frames not yet sealed are
-// dropped. It unlocks c.mu.
+// ciphertext already sealed goes first, whole records, so that the close
+// frame sealed behind it, and TLS's close_notify, reach the client intact.
+// Frames not yet sealed are dropped. It unlocks c.mu.
 func (c *conn) tlsFinishClosedLocked() {
 	t := c.tls
 	pending, head := c.out[c.outFirst:t.sealed], c.outHead
-	frame := c.closeFrame
+	frame, linger := c.closeFrame, c.lingering
 	c.closeFrame = nil
 	c.out = nil
 	c.outFirst, c.outHead, c.outBytes, t.sealed = 0, 0, 0, 0
 	c.mu.Unlock()
 	if frame != nil && t.ready.Load() {
-		if cipher, _, err := t.seal([][]byte{frame}, nil); err == nil && len(cipher) > 0 {
-			pending = append(pending[:len(pending):len(pending)], cipher)
-		}
+		pending = append(pending[:len(pending):len(pending)], t.sealClose(frame))
 	}
 	if len(pending) > 0 {
 		netpoll.Writev(c.fd, pending, head)
+	}
+	if linger {
+		netpoll.Shutdown(c.fd) // FIN after the close frame; input is drained
 	}
 	c.mu.Lock()
 	c.writing = false
 	c.releaseLocked()
 	c.mu.Unlock()
+}
+
+// sealClose encrypts the close frame followed by a close_notify alert.
+func (t *tlsState) sealClose(frame []byte) []byte {
+	t.write([][]byte{frame})
+	t.conn.CloseWrite()
+	return t.tr.take()
 }

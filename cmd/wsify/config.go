@@ -30,6 +30,7 @@ func settings(o *options) []setting {
 	c := &o.server
 	return []setting{
 		{"listen-addr", "WSIFY_LISTEN_ADDR", "TCP address for WebSocket and HTTP", (*stringValue)(&c.Addr)},
+		{"admin-addr", "WSIFY_ADMIN_ADDR", "address for /metrics, /stats, /broadcast and the console; empty: the listen address", (*stringValue)(&c.AdminAddr)},
 		{"reuse-port", "WSIFY_REUSE_PORT", "share the port with other processes (SO_REUSEPORT)", (*boolValue)(&c.ReusePort)},
 		{"workers", "WSIFY_WORKERS", "workers serving sockets", (*intValue)(&c.Workers)},
 		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body", (*intValue)(&c.MaxMessageBytes)},
@@ -45,6 +46,15 @@ func settings(o *options) []setting {
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"broker", "WSIFY_BROKER", "how nodes share publications: memory (one node), redis or nats", (*driverValue)(&c.Broker.Driver)},
+		{"broker-url", "WSIFY_BROKER_URL", "broker URL (redis://host:6379/0, nats://host:4222); empty: the driver's local default", (*stringValue)(&c.Broker.URL)},
+		{"max-connections", "WSIFY_MAX_CONNECTIONS", "WebSocket connections per process, handshakes included; over it an upgrade gets 503; 0: no limit", (*offIntValue)(&c.MaxConnections)},
+		{"max-channels", "WSIFY_MAX_CHANNELS", "channels one connection may join (too_many_channels); 0: no limit", (*offIntValue)(&c.MaxChannels)},
+		{"rate-limit", "WSIFY_RATE_LIMIT", "commands per second per connection, burst as many (rate_limited; flooders closed with 1008); 0: no limit", (*offIntValue)(&c.RateLimit)},
+		{"ping-interval", "WSIFY_PING_INTERVAL", "silence after which a connection is pinged; 0: no pings", (*offDurationValue)(&c.PingInterval)},
+		{"ping-timeout", "WSIFY_PING_TIMEOUT", "time a pinged connection has to send anything before it is dropped", (*durationValue)(&c.PingTimeout)},
+		{"tcp-keepalive", "WSIFY_TCP_KEEPALIVE", "TCP keep-alive idle time and probe interval of accepted sockets; 0: off", (*offDurationValue)(&c.TCPKeepAlive)},
+		{"allowed-origins", "WSIFY_ALLOWED_ORIGINS", "comma-separated scheme://host[:port] origins browsers may connect from (others: 403); empty: any", (*listValue)(&c.AllowedOrigins)},
 		{"tls-cert", "WSIFY_TLS_CERT", "PEM certificate file; with a key the listener speaks TLS only (wss://, https://)", (*stringValue)(&c.TLSCertFile)},
 		{"tls-key", "WSIFY_TLS_KEY", "PEM private key file of the TLS certificate", (*stringValue)(&c.TLSKeyFile)},
 		{"tls-handshakes", "WSIFY_TLS_HANDSHAKES", "TLS handshakes doing CPU work at once", (*intValue)(&c.TLSHandshakes)},

@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Drivers are the values Config.Driver accepts.
+var Drivers = []string{"memory", "redis", "nats"}
+
+// Config configures a Broker. The zero value is a private in-memory broker:
+// a single node, no network.
+type Config struct {
+	// Driver is "memory", "redis" or "nats". Default "memory".
+	Driver string
+	// URL locates the broker. Default "redis://127.0.0.1:6379" for redis
+	// (redis://, rediss:// and unix:// URLs as go-redis parses them) and
+	// "nats://127.0.0.1:4222" for nats (nats:// or tls://, several
+	// separated by commas). For memory, empty means a bus private to this
+	// node and "memory://NAME" a bus shared by every node of the process
+	// opened with the same NAME.
+	URL string
+	// Prefix namespaces wsify's traffic on a shared broker: a channel is
+	// the Redis channel "<Prefix>:<name>" or under the NATS subject
+	// "<Prefix>.". Default "wsify".
+	Prefix string
+	// Timeout bounds connecting, one publication and the round trip that
+	// confirms the subscriptions after a (re)connect. Default 2s.
+	Timeout time.Duration
+	// PingInterval is how often an idle connection is checked; a broker
+	// that misses two pings is taken as down. Default 5s.
+	PingInterval time.Duration
+	// MinBackoff is the wait before the first reconnect attempt; it
+	// doubles on each failure up to MaxBackoff. Default 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between reconnect attempts. Default 5s.
+	MaxBackoff time.Duration
+}
+
+// WithDefaults returns c with every unset field given its documented default.
+func (c Config) WithDefaults() Config {
+	if c.Driver == "" {
+		c.Driver = "memory"
+	}
+	c.Driver = strings.ToLower(c.Driver)
+	if c.URL == "" {
+		c.URL = defaultURL[c.Driver]
+	}
+	c.Prefix = orDefault(c.Prefix, "wsify")
+	c.Timeout = orDefault(c.Timeout, 2*time.Second)
+	c.PingInterval = orDefault(c.PingInterval, 5*time.Second)
+	c.MinBackoff = orDefault(c.MinBackoff, 100*time.Millisecond)
+	c.MaxBackoff = orDefault(c.MaxBackoff, 5*time.Second)
+	return c
+}
+
+var defaultURL = map[string]string{"redis": "redis://127.0.0.1:6379", "nats": "nats://127.0.0.1:4222"}
+
+func orDefault[T time.Duration | string](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(slices.Contains(Drivers, c.Driver), "broker driver %q: want memory, redis or nats", c.Driver)
+	check(c.Timeout >= 0 && c.PingInterval >= 0 && c.MinBackoff >= 0 && c.MaxBackoff >= 0,
+		"broker timeouts must not be negative")
+	if err := c.checkURL(); err != nil {
+		errs = append(errs, err)
+	}
+	check(c.Driver != "nats" || validSubjectPrefix(c.Prefix),
+		"broker prefix %q: a NATS subject prefix is dot-separated tokens of letters, digits, '-' and '_'", c.Prefix)
+	return errors.Join(errs...)
+}
+
+var schemes = map[string][]string{"memory": {"memory"}, "redis": {"redis", "rediss", "unix"}, "nats": {"nats", "tls"}}
+
+func (c Config) checkURL() error {
+	if c.Driver == "memory" && c.URL == "" {
+		return nil
+	}
+	for raw := range strings.SplitSeq(c.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || !slices.Contains(schemes[c.Driver], u.Scheme) {
+			return fmt.Errorf("broker URL %q: want a %s URL (%s://...)", c.URL, c.Driver, strings.Join(schemes[c.Driver], "://, "))
+		}
+	}
+	return nil
+}
+
+// redactedURL is the URL without its password, fit for logs.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,117 @@
+package broker
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestEnvelopeRoundTripAndRefusals(t *testing.T) {
+	node, _ := newNodeID()
+	frame := []byte("\x81\x02hi")
+	p := appendEnvelope(nil, node, frame)
+	if len(p) != envelopeLen(frame) {
+		t.Fatalf("len %d, want %d", len(p), envelopeLen(frame))
+	}
+	id, got, ok := openEnvelope(p)
+	if !ok || !bytes.Equal(id, node[:]) || !bytes.Equal(got, frame) {
+		t.Fatalf("open: %x %q %v", id, got, ok)
+	}
+	for _, bad := range [][]byte{nil, {'w'}, []byte("hello"), {'w', 8, 1, 2}, appendEnvelope(nil, node, nil)} {
+		if _, _, ok := openEnvelope(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestCountersSkipOwnAndMalformed(t *testing.T) {
+	self, _ := newNodeID()
+	other, _ := newNodeID()
+	var c counters
+	if _, ok := c.accept(self, appendEnvelope(nil, self, []byte("x"))); ok {
+		t.Fatal("own publication accepted")
+	}
+	if _, ok := c.accept(self, []byte("junk")); ok {
+		t.Fatal("junk accepted")
+	}
+	if f, ok := c.accept(self, appendEnvelope(nil, other, []byte("x"))); !ok || string(f) != "x" {
+		t.Fatal("other node's publication refused")
+	}
+	if c.own.Load() != 1 || c.dropped.Load() != 1 || c.received.Load() != 1 {
+		t.Fatalf("own %d dropped %d received %d", c.own.Load(), c.dropped.Load(), c.received.Load())
+	}
+}
+
+func TestBackoffDoublesWithinBounds(t *testing.T) {
+	lo, hi := 100*time.Millisecond, time.Second
+	for n := 1; n <= 10; n++ {
+		want := min(lo<<(n-1), hi)
+		for range 50 {
+			if d := backoffDelay(lo, hi, n); d < want/2 || d > want {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", n, d, want/2, want)
+			}
+		}
+	}
+}
+
+func TestSubjectsRoundTripAnyChannelName(t *testing.T) {
+	n := &natsBroker{cfg: Config{Prefix: "wsify"}}
+	for _, name := range []string{"news", "a-b_C9", "news.sport", "x y", "*", ">", "é", "c.x", "b.eA"} {
+		subj := n.subject([]byte(name))
+		got, ok := n.channelOf(subj)
+		if !ok || string(got) != name {
+			t.Errorf("%q -> %q -> %q %v", name, subj, got, ok)
+		}
+	}
+	if got := n.subject([]byte("news")); got != "wsify.c.news" {
+		t.Errorf("plain name: %q", got)
+	}
+	if n.subject([]byte("c.x")) == n.subject([]byte("x")) {
+		t.Error("two names share a subject")
+	}
+}
+
+func TestWishlistKeepsLatestWishAndReplaysAll(t *testing.T) {
+	w := newWishlist()
+	w.set([]byte("a"), true)
+	w.set([]byte("b"), true)
+	w.set([]byte("b"), false)
+	sub, unsub := w.changes()
+	if !slices.Equal(sub, []string{"a"}) || !slices.Equal(unsub, []string{"b"}) {
+		t.Fatalf("sub %v unsub %v", sub, unsub)
+	}
+	if sub, unsub := w.changes(); len(sub)+len(unsub) != 0 {
+		t.Fatalf("changes drained twice: %v %v", sub, unsub)
+	}
+	w.set([]byte("c"), true)
+	all := w.all()
+	slices.Sort(all)
+	if !slices.Equal(all, []string{"a", "c"}) {
+		t.Fatalf("all %v", all)
+	}
+	if sub, _ := w.changes(); len(sub) != 0 {
+		t.Fatal("all must absorb pending changes")
+	}
+}
+
+func TestConfigDefaultsAndValidation(t *testing.T) {
+	if c := (Config{}).WithDefaults(); c.Driver != "memory" || c.URL != "" || c.Prefix != "wsify" {
+		t.Fatalf("zero config: %+v", c)
+	}
+	if c := (Config{Driver: "redis"}).WithDefaults(); c.URL != "redis://127.0.0.1:6379" {
+		t.Fatalf("redis default URL %q", c.URL)
+	}
+	for _, ok := range []Config{{}, {Driver: "memory", URL: "memory://x"}, {Driver: "nats", URL: "nats://a:1,nats://b:2"},
+		{Driver: "redis", URL: "rediss://u:p@h:1/2"}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	for _, bad := range []Config{{Driver: "kafka"}, {Driver: "redis", URL: "nats://x"}, {Driver: "nats", URL: "redis://x"},
+		{Driver: "nats", Prefix: "a..b"}, {Driver: "nats", Prefix: "a*"}, {MinBackoff: -1}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

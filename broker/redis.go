@@ -1,0 +1,261 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// redisBroker rides on Redis pub/sub. Publications go through the client's
+// connection pool; subscriptions live on one dedicated connection, owned by
+// the run goroutine, which is replaced whole on any failure.
+type redisBroker struct {
+	cfg       Config
+	h         Handlers
+	node      nodeID
+	self      string // envelope head of this node's publications
+	keyPrefix string // "<Prefix>:"
+	client    *redis.Client
+	wish      *wishlist
+	health    *health
+	counters
+
+	ctx       context.Context // ends at Close
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when run has returned
+	closeOnce sync.Once
+}
+
+// syncToken is the payload of the ping that confirms a fresh connection's
+// subscriptions: Redis answers a connection's commands in order.
+const syncToken = "wsify-sync"
+
+// batchSize bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
+const batchSize = 512
+
+func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
+	opt, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("broker: redis URL: %w", err)
+	}
+	opt.ClientName = "wsify-" + node.String()
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout
+	opt.MaxRetries = -1 // a PUBLISH retried after a lost reply would deliver twice
+	opt.DisableIdentity = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	r := &redisBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":", client: redis.NewClient(opt),
+		wish: newWishlist(), health: newHealth(h.State), done: make(chan struct{})}
+	r.self = string(appendEnvelope(nil, node, nil))
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go r.run()
+	return r, nil
+}
+
+func (r *redisBroker) key(channel []byte) string { return r.keyPrefix + string(channel) }
+
+// Publish sends the publication and waits for Redis to take it.
+func (r *redisBroker) Publish(channel, frame []byte) error {
+	if !r.health.up.Load() {
+		r.refused.Add(1)
+		return r.health.unavailable("redis")
+	}
+	bp := wrap(r.node, frame)
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+	err := r.client.Publish(ctx, r.key(channel), *bp).Err()
+	cancel()
+	unwrapDone(bp)
+	if err != nil {
+		r.refused.Add(1)
+		return fmt.Errorf("broker: redis: publish: %w: %w", ErrUnavailable, err)
+	}
+	r.published.Add(1)
+	return nil
+}
+
+func (r *redisBroker) Subscribe(channel []byte)   { r.wish.set(channel, true) }
+func (r *redisBroker) Unsubscribe(channel []byte) { r.wish.set(channel, false) }
+func (r *redisBroker) Health() Health             { return r.health.get() }
+
+func (r *redisBroker) Stats() Stats {
+	st := Stats{Driver: "redis", Node: r.node.String(), URL: redactedURL(r.cfg.URL), Subscriptions: r.wish.len()}
+	r.counters.fill(&st)
+	r.health.fill(&st)
+	return st
+}
+
+func (r *redisBroker) Close() error {
+	var err error
+	r.closeOnce.Do(func() {
+		r.cancel()
+		<-r.done
+		err = r.client.Close()
+	})
+	return err
+}
+
+// run keeps a subscription connection up: after each failure it reports
+// down and waits out the backoff before connecting again.
+func (r *redisBroker) run() {
+	defer close(r.done)
+	for attempt := 1; ; attempt++ {
+		wasUp, err := r.session()
+		if r.ctx.Err() != nil {
+			return
+		}
+		if wasUp {
+			attempt = 1
+		}
+		r.health.set(false, "redis "+redactedURL(r.cfg.URL)+": "+err.Error())
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(backoffDelay(r.cfg.MinBackoff, r.cfg.MaxBackoff, attempt)):
+		}
+	}
+}
+
+// session connects, subscribes every wanted channel, reports up once Redis
+// has confirmed them, then applies changes until the connection fails.
+func (r *redisBroker) session() (wasUp bool, err error) {
+	ps := r.client.Subscribe(r.ctx)
+	recv := make(chan error, 1)
+	pong := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer func() {
+		ps.Close()
+		wg.Wait()
+	}()
+	if err := r.apply(ps, r.wish.all(), nil); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	wg.Go(func() { recv <- r.receive(ps, pong) })
+	if err := r.confirm(ps, pong, recv); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	r.health.set(true, "")
+	return true, r.serve(ps, recv)
+}
+
+func (r *redisBroker) confirm(ps *redis.PubSub, pong <-chan struct{}, recv <-chan error) error {
+	if err := ps.Ping(r.ctx, syncToken); err != nil {
+		return err
+	}
+	t := time.NewTimer(r.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case <-pong:
+		return nil
+	case err := <-recv:
+		return err
+	case <-t.C:
+		return fmt.Errorf("subscriptions not confirmed within %v", r.cfg.Timeout)
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+}
+
+func (r *redisBroker) serve(ps *redis.PubSub, recv <-chan error) error {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return nil
+		case err := <-recv:
+			return err
+		case <-r.wish.wake:
+			sub, unsub := r.wish.changes()
+			if err := r.apply(ps, sub, unsub); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply sends the subscription changes. Lost changes on failure do not
+// matter: the next connection subscribes the whole wish list afresh.
+func (r *redisBroker) apply(ps *redis.PubSub, sub, unsub []string) error {
+	for len(sub) > 0 || len(unsub) > 0 {
+		var err error
+		if len(sub) > 0 {
+			n := min(len(sub), batchSize)
+			err = ps.Subscribe(r.ctx, r.keys(sub[:n])...)
+			sub = sub[n:]
+		} else {
+			n := min(len(unsub), batchSize)
+			err = ps.Unsubscribe(r.ctx, r.keys(unsub[:n])...)
+			unsub = unsub[n:]
+		}
+		if err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *redisBroker) keys(channels []string) []string {
+	out := make([]string, len(channels))
+	for i, ch := range channels {
+		out[i] = r.keyPrefix + ch
+	}
+	return out
+}
+
+// receive reads the subscription connection until it fails. An idle
+// connection is pinged; one that stays silent for two intervals is dead.
+func (r *redisBroker) receive(ps *redis.PubSub, pong chan<- struct{}) error {
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(r.ctx, r.cfg.PingInterval)
+		var ne net.Error
+		switch {
+		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
+			pinged = true
+			if err := ps.Ping(r.ctx); err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			continue
+		case err != nil && pinged:
+			return fmt.Errorf("receive (after an unanswered ping): %w", err)
+		case err != nil:
+			return fmt.Errorf("receive: %w", err)
+		}
+		pinged = false
+		r.handle(msg, pong)
+	}
+}
+
+func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
+	switch m := msg.(type) {
+	case *redis.Message:
+		r.deliver(m)
+	case *redis.Pong:
+		if m.Payload == syncToken {
+			select {
+			case pong <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (r *redisBroker) deliver(m *redis.Message) {
+	if strings.HasPrefix(m.Payload, r.self) {
+		r.own.Add(1) // checked before the copy below: the common echo case
+		return
+	}
+	name, ok := strings.CutPrefix(m.Channel, r.keyPrefix)
+	if !ok {
+		r.dropped.Add(1)
+		return
+	}
+	frame, ok := r.accept(r.node, []byte(m.Payload))
+	if ok && r.h.Message != nil {
+		r.h.Message([]byte(name), frame)
+	}
+}

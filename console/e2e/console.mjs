@@ -1,0 +1,70 @@
+// Drives the wsify console in headless Chromium for console/browser_test.go.
+//
+//   node console.mjs <console URL> <screenshot.png>
+//
+// It talks to the Go test by stdout lines: "joined" once the console has
+// joined channel "news" (the test then POSTs /broadcast {"from":"go"}),
+// "done" once the screenshot is saved and the channel left again. Any
+// failure, a page error or console error included, exits non-zero with the
+// reason on stderr.
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [url, shot] = process.argv.slice(2);
+if (!url || !shot) {
+  console.error("usage: node console.mjs <console URL> <screenshot.png>");
+  process.exit(2);
+}
+
+const profile = mkdtempSync(join(tmpdir(), "wsify-chromium-")); // a fresh --user-data-dir
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1280, height: 860 },
+});
+try {
+  await drive(browser.pages()[0] ?? await browser.newPage());
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+async function drive(page) {
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push("console: " + m.text()));
+
+  await page.goto(url);
+  await page.locator("#status.open").waitFor();
+
+  await page.fill("#channel", "news");
+  await page.click("#join");
+  await page.locator('#channels .chip[data-channel="news"]').waitFor();
+  console.log("joined");
+
+  await page.locator("#log .msg", { hasText: '{"from":"go"}' }).waitFor();
+
+  await page.fill("#bc-channel", "news");
+  await page.fill("#bc-content", '{"from":"browser"}');
+  await page.click("#send");
+  await page.locator("#log .msg", { hasText: '{"from":"browser"}' }).waitFor();
+
+  // The panel has polled /stats since both publications, and a few times
+  // more so the chart has a shape to show.
+  await page.waitForFunction(() => {
+    const d = document.getElementById("chart").dataset;
+    return Number(d.published) >= 2 && Number(d.samples) >= 4;
+  });
+  await page.screenshot({ path: shot, fullPage: true });
+
+  await page.click('#channels .chip[data-channel="news"] button');
+  await page.locator("#log .ok", { hasText: "leave news: ok" }).waitFor();
+  await page.locator("#channels .chip").waitFor({ state: "detached" });
+  if (errors.length) throw new Error("page errors: " + errors.join("; "));
+  console.log("done");
+}

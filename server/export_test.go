@@ -1,0 +1,26 @@
+package server
+
+import (
+	"time"
+
+	"github.com/wsify/wsify/broker"
+)
+
+// SlowBrokerUnsubscribe makes every broker opened from now on wait d before
+// each Unsubscribe, widening the window in which a join and a leave of one
+// channel on two workers could reach the broker out of order. It returns
+// the function that undoes it.
+func SlowBrokerUnsubscribe(d time.Duration) (undo func()) {
+	wrapBroker = func(b broker.Broker) broker.Broker { return slowUnsubscribe{b, d} }
+	return func() { wrapBroker = func(b broker.Broker) broker.Broker { return b } }
+}
+
+type slowUnsubscribe struct {
+	broker.Broker
+	d time.Duration
+}
+
+func (s slowUnsubscribe) Unsubscribe(channel []byte) {
+	time.Sleep(s.d)
+	s.Broker.Unsubscribe(channel)
+}
