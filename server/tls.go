@@ -45,11 +45,11 @@ import (
 // from outside. Its output buffers are pooled per record, and so are the
 // ciphertext buffers here, so an idle connection holds none. The two
 // AES-GCM states take about 1.3 KiB. A handshake stalled after its
-// ClientHello costs about 27 KiB, a goroutine and a second fd until the
-// handshake timeout. A delivery costs the server about 0.7 µs more CPU
-// for 128-byte messages and 1.7 µs more for 2 KiB ones (about 2 and 3 µs
-// for plain TCP, mostly the writev), since every subscriber's copy is
-// encrypted on its own.
+// ClientHello costs 27 to 37 KiB, a goroutine and a second fd until the
+// handshake timeout. A delivery costs the server 0.7 to 1.2 µs more CPU
+// for 128-byte messages and 1.7 to 2.7 µs more for 2 KiB ones (2 to 3 and
+// 2.7 to 3.7 µs over plain TCP, mostly the writev; runs vary with the
+// machine's load), since every subscriber's copy is encrypted on its own.
 
 // tlsServer is the TLS side of a Server; nil on a plain listener.
 type tlsServer struct {
