@@ -39,17 +39,18 @@ import (
 // Cost (tls_bench_test.go, 2 cores, clients in another process): an idle
 // TLS connection holds about 9 KiB of heap against 0.7 KiB for plain TCP,
 // and no goroutine. crypto/tls keeps, for the connection's life, its input
-// buffer (rawInput, sized by the largest record read plus 512 bytes: 15.7
-// KiB per connection once a client sent a 64 KiB message) and its
+// buffer (rawInput, sized by the largest record read plus 512 bytes: a
+// connection whose client once sent 64 KiB holds 15.7 KiB in all) and its
 // handshake buffer (sized by the ClientHello); neither can be released
 // from outside. Its output buffers are pooled per record, and so are the
 // ciphertext buffers here, so an idle connection holds none. The two
 // AES-GCM states take about 1.3 KiB. A handshake stalled after its
 // ClientHello costs 27 to 37 KiB, a goroutine and a second fd until the
 // handshake timeout. A delivery costs the server 0.7 to 1.2 µs more CPU
-// for 128-byte messages and 1.7 to 2.7 µs more for 2 KiB ones (2 to 3 and
-// 2.7 to 3.7 µs over plain TCP, mostly the writev; runs vary with the
-// machine's load), since every subscriber's copy is encrypted on its own.
+// for 128-byte messages and 1.7 to 2.7 µs more for 2 KiB ones (plain TCP:
+// 2 to 3 and 2.7 to 3.7 µs a delivery, mostly the writev; runs vary with
+// the machine's load), since every subscriber's copy is encrypted on its
+// own.
 
 // tlsServer is the TLS side of a Server; nil on a plain listener.
 type tlsServer struct {
