@@ -11,8 +11,9 @@ build:
 	$(GO) build -o bin/wsify ./cmd/wsify
 
 # test installs whatever the suite needs and is missing, checks formatting
-# and vet, then runs every test with the race detector. .ci/run runs this.
-test: deps lint race
+# and vet, runs every test with the race detector, then fuzzes the parsers
+# briefly. .ci/run runs this.
+test: deps lint race fuzz
 
 deps:
 	./scripts/deps.sh
@@ -24,11 +25,15 @@ lint:
 race:
 	$(GO) test -race -timeout 12m $(PKGS)
 
-# fuzz runs each fuzzer briefly; CI runs it as part of the race tests' seed corpus.
-FUZZTIME ?= 20s
+# fuzz runs each parser's fuzzer briefly (their seed corpora in
+# protocol/testdata/fuzz also run with the ordinary tests). Longer:
+# make fuzz FUZZTIME=10m
+FUZZTIME ?= 8s
+FUZZERS := FuzzDecode FuzzDecodePublication FuzzValid FuzzParseHeader FuzzChannelName
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode$$ -fuzztime=$(FUZZTIME) ./protocol/
-	$(GO) test -run='^$$' -fuzz=FuzzDecodePublication$$ -fuzztime=$(FUZZTIME) ./protocol/
+	@for f in $(FUZZERS); do \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./protocol/ || exit 1; \
+	done
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./protocol/ ./hub/
