@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# cluster.sh: K wsify nodes on one port (SO_REUSEPORT) linked by a Redis
+# broker hold CONNS joined idle connections between them, then a broadcast
+# fans out to all of them. It prints the memory per connection (sum of the
+# nodes' RSS growth over the connections they hold) and the delivery latency
+# wsbench measured, and writes both to bench/out/cluster.json.
+#
+#   bench/cluster.sh                  # 8 nodes, 100,000 connections
+#   NODES=4 CONNS=20000 bench/cluster.sh
+#
+# Loopback only; every step is bounded and everything it starts is stopped
+# on exit. Needs redis-server (make deps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODES=${NODES:-8}
+CONNS=${CONNS:-100000}
+MSGS=${MSGS:-5}
+OUT=${OUT:-bench/out}
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sum_rss() { local t=0; for p in "${nodes[@]}"; do t=$((t + $(rss_kib "$p"))); done; echo $t; }
+sum_fds() { local t=0; for p in "${nodes[@]}"; do t=$((t + $(ls "/proc/$p/fd" | wc -l))); done; echo $t; }
+wait_for() { # wait_for SECONDS CMD...: poll until CMD succeeds
+	local deadline=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || { echo "cluster: timed out: $*" >&2; exit 1; }
+		sleep 0.2
+	done
+}
+
+command -v redis-server >/dev/null || { echo "cluster: redis-server missing: run make deps" >&2; exit 1; }
+go build -o "$tmp/wsify" ./cmd/wsify
+go build -o "$tmp/wsbench" ./bench/cmd/wsbench
+
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+pids+=($!)
+wait_for 10 redis-cli -p "$rport" ping
+
+port=$(free_port)
+nodes=()
+for i in $(seq 1 "$NODES"); do
+	WSIFY_LISTEN_ADDR=127.0.0.1:$port WSIFY_REUSE_PORT=true \
+		WSIFY_BROKER=redis WSIFY_BROKER_URL=redis://127.0.0.1:$rport \
+		WSIFY_PING_INTERVAL=0 \
+		"$tmp/wsify" 2>"$tmp/node$i.log" &
+	pids+=($!)
+	nodes+=($!)
+	wait_for 20 grep -q "wsify listening" "$tmp/node$i.log"
+done
+wait_for 20 curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
+sleep 2 # let the runtimes settle before the baseline
+rss0=$(sum_rss)
+fds0=$(sum_fds) # each connection costs its node exactly one fd
+echo "cluster: $NODES nodes on 127.0.0.1:$port, redis on $rport, baseline RSS $((rss0 / 1024)) MiB"
+
+# Sample the nodes while wsbench holds the connections and fans out; keep
+# the highest connection count and the RSS at that moment.
+sample() {
+	local best=0 best_rss=0
+	while sleep 1; do
+		local c r
+		c=$(( $(sum_fds) - fds0 ))
+		r=$(sum_rss)
+		if [ "$c" -ge "$best" ]; then best=$c best_rss=$r; fi
+		echo "$best $best_rss" >"$tmp/peak"
+	done
+}
+sample &
+pids+=($!)
+
+"$tmp/wsbench" -scenario fanout -addr "127.0.0.1:$port" -pid "${nodes[0]}" \
+	-conns "$CONNS" -msgs "$MSGS" -rate 1 -out "$OUT" -name cluster-fanout | tee "$tmp/fanout.txt"
+
+read -r peak peak_rss <"$tmp/peak"
+per_conn=$(( (peak_rss - rss0) * 1024 / (peak > 0 ? peak : 1) ))
+latency=$(grep '^{' "$tmp/fanout.txt" | tail -1)
+echo "cluster: peak $peak connections over $NODES nodes; RSS $((rss0 / 1024)) -> $((peak_rss / 1024)) MiB: $per_conn bytes per connection"
+python3 - "$OUT/cluster.json" "$NODES" "$peak" "$rss0" "$peak_rss" "$per_conn" "$latency" <<'EOF'
+import json, sys
+out, nodes, peak, rss0, rss1, per, lat = sys.argv[1:]
+rec = {"nodes": int(nodes), "connections": int(peak), "rss_before_kib": int(rss0),
+       "rss_peak_kib": int(rss1), "rss_bytes_per_connection": int(per)}
+try:
+    rec["fanout"] = json.loads(lat)
+except ValueError:
+    rec["fanout"] = None
+json.dump(rec, open(out, "w"), indent=1)
+print(json.dumps(rec)[:400])
+EOF
