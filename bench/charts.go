@@ -39,7 +39,7 @@ func latencyChart(title string, hists map[string]*Hist) string {
 		dens.polyline(series[i], color, "")
 		cdf.polyline(cumulative(hists[l]), color, "")
 		s := hists[l].Summary()
-		cdf.legend(i, color, fmt.Sprintf("%s: n=%d p50=%s p90=%s p99=%s max=%s ms", l, s.Count, fmtMs(s.P50), fmtMs(s.P90), fmtMs(s.P99), fmtMs(s.Max)))
+		cdf.legendLow(i, len(ls), color, fmt.Sprintf("%s: n=%d  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms", l, s.Count, s.P50, s.P90, s.P99, s.Max))
 	}
 	markQuantiles(cdf, hists[ls[0]])
 	return svgDoc(760, 640, sb.String())
@@ -52,7 +52,8 @@ func fmtPct(v float64) string { return fmtMs(math.Round(v*100) / 100) }
 func density(h *Hist, lo, hi float64, n int) [][2]float64 {
 	bins := make([]float64, n)
 	step := math.Log10(hi/lo) / float64(n)
-	for i, c := range h.Counts {
+	for _, i := range h.buckets() {
+		c := h.count(i)
 		mid := float64(bucketLow(i)+bucketHigh(i)) / 2 / 1000
 		k := int(math.Log10(math.Max(mid, lo)/lo) / step)
 		bins[min(max(k, 0), n-1)] += float64(c)
@@ -75,7 +76,7 @@ func cumulative(h *Hist) [][2]float64 {
 		if len(pts) == 0 {
 			pts = append(pts, [2]float64{float64(bucketLow(i)) / 1000, 0})
 		}
-		seen += h.Counts[i]
+		seen += h.count(i)
 		pts = append(pts, [2]float64{x, 100 * float64(seen) / float64(h.N)})
 	}
 	return pts
@@ -85,7 +86,7 @@ func markQuantiles(p *plot, h *Hist) {
 	for _, q := range []float64{.5, .9, .99} {
 		x := h.Quantile(q) / 1000
 		p.line(p.px(x), p.top, p.px(x), p.top+p.h, `stroke="#888" stroke-dasharray="4 3"`)
-		p.text(p.px(x)+3, p.py(q*100)-4, "start", `font-size="10" fill="#555"`, fmt.Sprintf("p%g %sms", q*100, fmtMs(x)))
+		p.text(p.px(x)-3, p.top+12+float64(int(q*100)%9)*4, "end", `font-size="10" fill="#555"`, fmt.Sprintf("p%g %.2f ms", q*100, x))
 	}
 }
 

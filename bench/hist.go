@@ -1,22 +1,67 @@
 package bench
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // Hist is a log-linear histogram of microsecond values: exact below 64,
 // then 32 buckets per power of two (at most ~3% error). It merges by
-// adding counts, so workers send theirs to the coordinator.
+// adding counts, so workers send theirs to the coordinator. Recording is
+// an array increment: receivers record every delivery.
 type Hist struct {
+	counts []uint64 // by bucket index; nil until the first value
+	N      uint64
+	Max    uint64
+	Sum    uint64
+}
+
+const (
+	histLinear  = 64
+	histBuckets = histLinear + 59*32 // up to 2^64
+)
+
+// histJSON is Hist on the wire: only the buckets in use.
+type histJSON struct {
 	Counts map[int]uint64 `json:"counts"` // bucket index -> count
 	N      uint64         `json:"n"`
 	Max    uint64         `json:"max_us"`
 	Sum    uint64         `json:"sum_us"`
 }
 
-const histLinear = 64
+func (h Hist) MarshalJSON() ([]byte, error) {
+	j := histJSON{Counts: map[int]uint64{}, N: h.N, Max: h.Max, Sum: h.Sum}
+	for i, c := range h.counts {
+		if c > 0 {
+			j.Counts[i] = c
+		}
+	}
+	return json.Marshal(j)
+}
+
+func (h *Hist) UnmarshalJSON(b []byte) error {
+	var j histJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = Hist{N: j.N, Max: j.Max, Sum: j.Sum}
+	for i, c := range j.Counts {
+		if i < 0 || i >= histBuckets {
+			return fmt.Errorf("bench: histogram bucket %d out of range", i)
+		}
+		h.add(i, c)
+	}
+	return nil
+}
+
+func (h *Hist) add(i int, c uint64) {
+	if h.counts == nil {
+		h.counts = make([]uint64, histBuckets)
+	}
+	h.counts[i] += c
+}
 
 func bucketOf(v uint64) int {
 	if v < histLinear {
@@ -41,10 +86,7 @@ func bucketHigh(i int) uint64 { return bucketLow(i + 1) }
 
 // Record adds one value in microseconds.
 func (h *Hist) Record(us uint64) {
-	if h.Counts == nil {
-		h.Counts = make(map[int]uint64)
-	}
-	h.Counts[bucketOf(us)]++
+	h.add(bucketOf(us), 1)
 	h.N++
 	h.Sum += us
 	h.Max = max(h.Max, us)
@@ -52,11 +94,10 @@ func (h *Hist) Record(us uint64) {
 
 // Merge adds o's counts to h.
 func (h *Hist) Merge(o Hist) {
-	if h.Counts == nil {
-		h.Counts = make(map[int]uint64)
-	}
-	for i, c := range o.Counts {
-		h.Counts[i] += c
+	for i, c := range o.counts {
+		if c > 0 {
+			h.add(i, c)
+		}
 	}
 	h.N += o.N
 	h.Sum += o.Sum
@@ -65,13 +106,17 @@ func (h *Hist) Merge(o Hist) {
 
 // buckets returns the used bucket indexes in increasing order.
 func (h *Hist) buckets() []int {
-	idx := make([]int, 0, len(h.Counts))
-	for i := range h.Counts {
-		idx = append(idx, i)
+	var idx []int
+	for i, c := range h.counts {
+		if c > 0 {
+			idx = append(idx, i)
+		}
 	}
-	slices.Sort(idx)
 	return idx
 }
+
+// count returns the values in bucket i.
+func (h *Hist) count(i int) uint64 { return h.counts[i] }
 
 // Quantile returns the value at quantile q (0..1) in microseconds: the
 // middle of the bucket that holds it, never above the maximum seen.
@@ -86,7 +131,7 @@ func (h *Hist) Quantile(q float64) float64 {
 	}
 	var seen uint64
 	for _, i := range h.buckets() {
-		seen += h.Counts[i]
+		seen += h.counts[i]
 		if seen >= rank {
 			mid := float64(bucketLow(i)+bucketHigh(i)-1) / 2
 			return math.Min(mid, float64(h.Max))

@@ -23,6 +23,8 @@ func (s *session) idle() error {
 	if s.res.Ramp, err = s.rampUp(n); err != nil {
 		return err
 	}
+	base := Sample{RSS: before.srv.RSS, Goroutines: before.stats.Goroutines, Threads: before.srv.Threads}
+	s.res.Ramp.Samples = append([]Sample{base}, s.res.Ramp.Samples...)
 	return s.idleMeasure(ir, n)
 }
 

@@ -33,7 +33,7 @@ func Run(cfg Config) (*Result, error) {
 		return s.res, fmt.Errorf("bench: %s: %w", cfg.Name, err)
 	}
 	s.close()
-	s.fleet, s.tgt, s.auth, s.prof = nil, nil, nil, nil
+	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 	return s.res, s.write()
 }
 

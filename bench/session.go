@@ -17,6 +17,7 @@ type session struct {
 	prof    *profiler        // nil without -profile
 	results []*workerResult  // the workers' final reports
 	hists   map[string]*Hist // latency distributions to chart, by label
+	binDir  string           // temporary directory of the server binary built
 	t0      time.Time
 }
 
@@ -39,7 +40,7 @@ func (s *session) open() error {
 		if bin, err = buildServer(s.cfg.Src); err != nil {
 			return err
 		}
-		defer os.RemoveAll(filepath.Dir(bin))
+		s.binDir = filepath.Dir(bin) // removed by close, after perf has read the symbols
 	}
 	env := s.cfg.ServerEnv
 	if s.cfg.Auth {
@@ -68,6 +69,9 @@ func (s *session) close() {
 	}
 	if s.auth != nil {
 		s.auth.stop()
+	}
+	if s.binDir != "" {
+		os.RemoveAll(s.binDir)
 	}
 }
 

@@ -63,10 +63,19 @@ func (p *plot) polyline(pts [][2]float64, color, extra string) {
 	fmt.Fprintf(p.sb, `<polyline fill="none" stroke="%s" stroke-width="1.8" %s points="%s"/>`+"\n", color, extra, b.String())
 }
 
+// legend labels series i in the top left corner.
 func (p *plot) legend(i int, color, label string) {
 	x, y := p.left+12, p.top+16+float64(i)*16
 	p.line(x, y-4, x+18, y-4, fmt.Sprintf(`stroke="%s" stroke-width="2"`, color))
 	p.text(x+24, y, "start", `font-size="11"`, label)
+}
+
+// legendLow labels series i of n in the bottom right corner, which a
+// CDF leaves empty.
+func (p *plot) legendLow(i, n int, color, label string) {
+	x, y := p.left+p.w-12, p.top+p.h-12-float64(n-1-i)*16
+	p.line(x-18, y-4, x, y-4, fmt.Sprintf(`stroke="%s" stroke-width="2"`, color))
+	p.text(x-24, y, "end", `font-size="11"`, label)
 }
 
 func svgDoc(w, h int, body string) string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"math"
 	"math/rand/v2"
@@ -145,5 +146,20 @@ func TestChartsAreWellFormedSVG(t *testing.T) {
 		if !bytes.Contains([]byte(svg), []byte("<polyline")) {
 			t.Errorf("%s: no data drawn", name)
 		}
+	}
+}
+
+func TestHistSurvivesJSON(t *testing.T) {
+	var h Hist
+	for _, v := range []uint64{1, 70, 70, 5000, 1 << 40} {
+		h.Record(v)
+	}
+	b, err := json.Marshal(h)
+	var back Hist
+	if err == nil {
+		err = json.Unmarshal(b, &back)
+	}
+	if err != nil || back.N != h.N || back.Max != h.Max || back.Quantile(.5) != h.Quantile(.5) || !slices.Equal(back.buckets(), h.buckets()) {
+		t.Fatalf("%v: %s -> %+v", err, b, back)
 	}
 }
