@@ -72,6 +72,9 @@ type Config struct {
 	Auth bool
 	// Profile records the server with perf during the measured window.
 	Profile bool
+	// Nice runs the tool, its workers and the self-started server at this
+	// scheduling priority (-20..19; negative needs root). Default 0.
+	Nice int
 	// Timeout bounds one dial or one step of a cycle. Default 10s.
 	Timeout time.Duration
 	// Log receives progress lines. Default os.Stderr.

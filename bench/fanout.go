@@ -188,6 +188,9 @@ func (s *session) fanoutCost(fr *FanoutResult, before, after snapshot, reads, fr
 	fr.CPUPerMillion = fr.Window.ServerCPU / d * 1e6
 	fr.MicrosPerDeliv = fr.Window.ServerCPU / d * 1e6
 	fr.ToolMicros = fr.Window.ToolCPU / d * 1e6
+	if p := s.res.Profile; p != nil && p.Error == "" {
+		fr.MicrosExclRx = fr.MicrosPerDeliv * (1 - p.LoopbackRxPct/100)
+	}
 	fr.WritesPerDeliv = float64(fr.Window.ServerWrites) / d
 	if reads > 0 {
 		fr.FramesPerRead = float64(frames) / float64(reads)

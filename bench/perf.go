@@ -23,6 +23,27 @@ type Profile struct {
 	Children []ProfileLine `json:"children"` // functions by samples in them and their callees
 	DSO      []ProfileLine `json:"dso"`      // kernel vs server binary vs vdso
 	Error    string        `json:"error,omitempty"`
+	// Shares of the samples, from the lists above.
+	KernelPct     float64 `json:"kernel_pct"`
+	LoopbackRxPct float64 `json:"loopback_rx_pct"` // the receivers' TCP work, which loopback charges to the sender
+	WritevPct     float64 `json:"writev_pct"`
+	EpollWaitPct  float64 `json:"epoll_wait_pct"`
+}
+
+// derive fills the shares.
+func (p *Profile) derive() {
+	find := func(rows []ProfileLine, sym string) float64 {
+		for _, r := range rows {
+			if r.Symbol == sym {
+				return r.Pct
+			}
+		}
+		return 0
+	}
+	p.KernelPct = find(p.DSO, "[kernel.kallsyms]")
+	p.LoopbackRxPct = find(p.Children, "[k] net_rx_action")
+	p.WritevPct = find(p.Children, "[k] do_writev")
+	p.EpollWaitPct = find(p.Children, "[k] do_epoll_wait")
 }
 
 // ProfileLine is one row of a perf report.
@@ -74,16 +95,17 @@ func (s *session) stopProfile() {
 		args  []string
 	}{
 		{"self (own samples)", &p.Self, []string{"--no-children", "--sort", "sym", "--percent-limit", "0.5"}},
-		{"children (samples in the function and its callees)", &p.Children, []string{"--children", "--sort", "sym", "--percent-limit", "2"}},
+		{"children (samples in the function and its callees)", &p.Children, []string{"--children", "--sort", "sym", "--percent-limit", "1"}},
 		{"by binary", &p.DSO, []string{"--no-children", "--sort", "dso"}},
 	} {
 		out, err := exec.Command("perf", append([]string{"report", "-i", pr.data, "--stdio", "-g", "none"}, v.args...)...).Output()
 		if err != nil {
 			p.Error = fmt.Sprintf("perf report: %v", err)
 		}
-		*v.dst = parsePerf(string(out), 40)
+		*v.dst = parsePerf(string(out), 80)
 		fmt.Fprintf(&text, "## %s\n\n%s\n", v.title, out)
 	}
+	p.derive()
 	os.WriteFile(report, []byte(text.String()), 0o644)
 }
 

@@ -98,15 +98,19 @@ func (t *table) header(r *Result) {
 	}
 	t.row("sizing", "%s", r.Sizing.Note)
 	t.row("sources", "%s", strings.Join(r.Sizing.Sources, " "))
-	t.row("machine", "%d CPUs, load average %.2f at start", r.CPUs, r.LoadAvg)
+	t.row("machine", "%d CPUs, load average %.2f at start; tool and server at nice %v", r.CPUs, r.LoadAvg, r.Params["nice"])
 }
 
 func (t *table) ramp(rp *Ramp) {
 	if rp == nil {
 		return
 	}
-	t.row("ramp", "%d joined, %d failed %v in %.2fs: %.0f upgrades/s (peak %.0f/s)", rp.Joined, rp.Failed,
-		rp.Failures, rp.Seconds, rp.UpgradesPerSec, rp.PeakPerSec)
+	peak := "ramp under 1s"
+	if rp.PeakPerSec > 0 {
+		peak = fmt.Sprintf("best 1s: %.0f/s", rp.PeakPerSec)
+	}
+	t.row("ramp", "%d joined, %d failed %v in %.2fs: %.0f upgrades/s (%s)", rp.Joined, rp.Failed,
+		rp.Failures, rp.Seconds, rp.UpgradesPerSec, peak)
 }
 
 func (t *table) window(label string, w Window) {
@@ -140,6 +144,9 @@ func (t *table) fanout(r *Result) {
 	l := f.Latency
 	t.row("latency", "p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms (publish to receive, n=%d)", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)
 	t.row("server CPU", "%.3f s per million deliveries = %.3f us per delivery", f.CPUPerMillion, f.MicrosPerDeliv)
+	if f.MicrosExclRx > 0 {
+		t.row("server CPU excl. rx", "%.3f us per delivery without the receivers' loopback TCP work (profile)", f.MicrosExclRx)
+	}
 	t.row("coalescing", "%.3f server write syscalls per delivery; %.2f frames per client read", f.WritesPerDeliv, f.FramesPerRead)
 	t.row("tool CPU", "%.3f us per delivery", f.ToolMicros)
 	t.window("window", f.Window)
@@ -180,4 +187,6 @@ func (t *table) profile(p *Profile) {
 		dso = append(dso, fmt.Sprintf("%.1f%% %s", l.Pct, l.Symbol))
 	}
 	t.row("profile (binary)", "%s", strings.Join(dso, "; "))
+	t.row("profile (where)", "kernel %.1f%% (of which loopback receive processing, net_rx_action, %.1f%%); writev %.1f%%; epoll_wait %.1f%%",
+		p.KernelPct, p.LoopbackRxPct, p.WritevPct, p.EpollWaitPct)
 }

@@ -41,29 +41,32 @@ type IdleResult struct {
 
 // FanoutResult is the fanout scenario's measure.
 type FanoutResult struct {
-	Subscribers      int            `json:"subscribers"` // joined
-	Published        int            `json:"published"`   // acknowledged
-	PublishErrors    int            `json:"publish_errors"`
-	PublishSeconds   float64        `json:"publish_s"`
-	PublishRate      float64        `json:"publish_per_s"`
-	Expected         uint64         `json:"expected"` // deliveries owed to subscribers that stayed open
-	Received         uint64         `json:"received"`
-	Lost             uint64         `json:"lost"`             // owed to open subscribers, never received
-	DroppedByClose   uint64         `json:"dropped_by_close"` // owed to subscribers the server closed
-	SlowConsumers    int64          `json:"slow_consumers"`   // from /stats
-	Disorder         uint64         `json:"disorder"`
-	CloseCodes       map[int]int    `json:"close_codes,omitempty"`
-	Deliveries       uint64         `json:"server_deliveries"` // /stats delta
-	DeliverySeconds  float64        `json:"delivery_s"`        // first send to last receive
-	DeliveriesPerSec float64        `json:"deliveries_per_s"`
-	Latency          Latency        `json:"latency"`
-	CPUPerMillion    float64        `json:"server_cpu_s_per_million"`
-	MicrosPerDeliv   float64        `json:"server_us_per_delivery"`
-	ToolMicros       float64        `json:"tool_us_per_delivery"`
-	WritesPerDeliv   float64        `json:"server_writes_per_delivery"` // < 1: frames coalesced
-	FramesPerRead    float64        `json:"client_frames_per_read"`
-	Failures         map[string]int `json:"failures,omitempty"`
-	Window           Window         `json:"window"`
+	Subscribers      int         `json:"subscribers"` // joined
+	Published        int         `json:"published"`   // acknowledged
+	PublishErrors    int         `json:"publish_errors"`
+	PublishSeconds   float64     `json:"publish_s"`
+	PublishRate      float64     `json:"publish_per_s"`
+	Expected         uint64      `json:"expected"` // deliveries owed to subscribers that stayed open
+	Received         uint64      `json:"received"`
+	Lost             uint64      `json:"lost"`             // owed to open subscribers, never received
+	DroppedByClose   uint64      `json:"dropped_by_close"` // owed to subscribers the server closed
+	SlowConsumers    int64       `json:"slow_consumers"`   // from /stats
+	Disorder         uint64      `json:"disorder"`
+	CloseCodes       map[int]int `json:"close_codes,omitempty"`
+	Deliveries       uint64      `json:"server_deliveries"` // /stats delta
+	DeliverySeconds  float64     `json:"delivery_s"`        // first send to last receive
+	DeliveriesPerSec float64     `json:"deliveries_per_s"`
+	Latency          Latency     `json:"latency"`
+	CPUPerMillion    float64     `json:"server_cpu_s_per_million"`
+	MicrosPerDeliv   float64     `json:"server_us_per_delivery"`
+	// MicrosExclRx leaves out the receivers' TCP processing that loopback
+	// charges to the server's writev (from the profile; 0 without one).
+	MicrosExclRx   float64        `json:"server_us_per_delivery_excl_loopback_rx,omitempty"`
+	ToolMicros     float64        `json:"tool_us_per_delivery"`
+	WritesPerDeliv float64        `json:"server_writes_per_delivery"` // < 1: frames coalesced
+	FramesPerRead  float64        `json:"client_frames_per_read"`
+	Failures       map[string]int `json:"failures,omitempty"`
+	Window         Window         `json:"window"`
 }
 
 // ConnectResult is the connect scenario's measure.

@@ -9,6 +9,9 @@ import (
 // stops everything it started and writes the JSON and charts to cfg.Out.
 func Run(cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
+	if err == nil {
+		err = setNice(cfg.Nice)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +42,8 @@ func Run(cfg Config) (*Result, error) {
 
 // params are the run's settings as reported.
 func params(c Config) map[string]any {
-	p := map[string]any{"server_env": c.ServerEnv, "procs_min": c.Procs, "dialers": c.Dialers, "timeout": c.Timeout.String()}
+	p := map[string]any{"server_env": c.ServerEnv, "procs_min": c.Procs, "dialers": c.Dialers, "timeout": c.Timeout.String(),
+		"nice": c.Nice, "profile": c.Profile}
 	switch c.Scenario {
 	case "idle":
 		p["conns"], p["channels"], p["idle_window"] = c.Conns, c.Channels, c.IdleWindow.String()

@@ -28,11 +28,11 @@ func suiteRuns(base Config, scale int) []Config {
 	}
 	return []Config{
 		mk("idle", "idle", func(c *Config) { c.Conns = d(15000) }),
-		mk("fanout-latency", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate = d(5000), d(100), 5 }),
+		mk("fanout-latency", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate, c.Window = d(5000), d(100), 5, 16 }),
 		mk("fanout-cost-http", "fanout", func(c *Config) { c.Conns, c.Msgs = d(1000), d(1000) }),
 		mk("fanout-cost-ws", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Via = d(1000), d(1000), "ws" }),
-		mk("fanout-paced-http", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate = d(1000), d(500), 100 }),
-		mk("fanout-50ps", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate = d(5000), d(200), 50 }),
+		mk("fanout-paced-http", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate, c.Window = d(1000), d(500), 100, 16 }),
+		mk("fanout-50ps", "fanout", func(c *Config) { c.Conns, c.Msgs, c.Rate, c.Window = d(5000), d(200), 50, 16 }),
 		mk("connect", "connect", func(c *Config) { c.Duration = 10 * time.Second / time.Duration(scale) }),
 		mk("connect-auth", "connect", func(c *Config) { c.Auth, c.Duration = true, 10*time.Second/time.Duration(scale) }),
 	}

@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.MaxCycles, "max-cycles", 0, "connect: most cycles (default 150000)")
 	fs.BoolVar(&c.Auth, "auth", false, "connect: start a local authorizer and point the server at it")
 	fs.BoolVar(&c.Profile, "profile", false, "record the server with perf during the measured window")
+	fs.IntVar(&c.Nice, "nice", 0, "scheduling priority of the tool, its workers and the self-started server (negative: ahead of other work; root)")
 	fs.IntVar(&scale, "scale", 1, "suite: divide the issue's sizes by this (smoke runs)")
 	if err := fs.Parse(args); err != nil {
 		return 2
