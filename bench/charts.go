@@ -83,10 +83,10 @@ func cumulative(h *Hist) [][2]float64 {
 }
 
 func markQuantiles(p *plot, h *Hist) {
-	for _, q := range []float64{.5, .9, .99} {
+	for k, q := range []float64{.5, .9, .99} {
 		x := h.Quantile(q) / 1000
 		p.line(p.px(x), p.top, p.px(x), p.top+p.h, `stroke="#888" stroke-dasharray="4 3"`)
-		p.text(p.px(x)-3, p.top+12+float64(int(q*100)%9)*4, "end", `font-size="10" fill="#555"`, fmt.Sprintf("p%g %.2f ms", q*100, x))
+		p.text(p.px(x)-3, p.top+14+float64(k)*14, "end", `font-size="10" fill="#555"`, fmt.Sprintf("p%g %.2f ms", q*100, x))
 	}
 }
 

@@ -64,7 +64,9 @@ func (s *session) startProfile() {
 		return
 	}
 	data := filepath.Join(s.cfg.Out, s.cfg.Name+"-perf.data")
-	args := []string{"record", "-e", "cpu-clock", "-F", "999", "-g", "-p", strconv.Itoa(s.tgt.PID), "-o", data}
+	// 499 Hz with call graphs: enough samples for shares in a few seconds,
+	// and sampling's own cost (charged to the server) stays smaller.
+	args := []string{"record", "-e", "cpu-clock", "-F", "499", "-g", "-p", strconv.Itoa(s.tgt.PID), "-o", data}
 	p := &profiler{data: data, prof: &Profile{Command: "perf " + strings.Join(args, " ")}}
 	s.res.Profile = p.prof
 	p.cmd = exec.Command("perf", args...)
@@ -74,6 +76,8 @@ func (s *session) startProfile() {
 		return
 	}
 	s.prof = p
+	s.res.Notes = append(s.res.Notes, "profiled: perf's sampling is charged to the server, so its CPU figures are "+
+		"higher than in an unprofiled run; use this run for shares, not costs")
 	time.Sleep(300 * time.Millisecond) // perf attaches to every thread first
 }
 
