@@ -192,6 +192,7 @@ func (s *session) fanoutCost(fr *FanoutResult, before, after snapshot, reads, fr
 		fr.MicrosExclRx = fr.MicrosPerDeliv * (1 - p.LoopbackRxPct/100)
 	}
 	fr.WritesPerDeliv = float64(fr.Window.ServerWrites) / d
+	fr.MicrosPerWrite = fr.Window.ServerCPU / float64(max(fr.Window.ServerWrites, 1)) * 1e6
 	if reads > 0 {
 		fr.FramesPerRead = float64(frames) / float64(reads)
 	}

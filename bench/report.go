@@ -99,6 +99,12 @@ func (t *table) header(r *Result) {
 	t.row("sizing", "%s", r.Sizing.Note)
 	t.row("sources", "%s", strings.Join(r.Sizing.Sources, " "))
 	t.row("machine", "%d CPUs, load average %.2f at start; tool and server at nice %v", r.CPUs, r.LoadAvg, r.Params["nice"])
+	var cal []string
+	for _, c := range r.Calibration {
+		cal = append(cal, fmt.Sprintf("%.2f us", c.WriteUs))
+	}
+	t.row("bare write", "%s per %d-byte loopback TCP write (start, end): the kernel's price of a delivery right now",
+		strings.Join(cal, ", "), r.Calibration[0].Size)
 }
 
 func (t *table) ramp(rp *Ramp) {
@@ -148,6 +154,7 @@ func (t *table) fanout(r *Result) {
 		t.row("server CPU excl. rx", "%.3f us per delivery without the receivers' loopback TCP work (profile)", f.MicrosExclRx)
 	}
 	t.row("coalescing", "%.3f server write syscalls per delivery; %.2f frames per client read", f.WritesPerDeliv, f.FramesPerRead)
+	t.row("per write", "%.2f us of server CPU per write syscall = %.2f bare loopback writes", f.MicrosPerWrite, f.BareWrites)
 	t.row("tool CPU", "%.3f us per delivery", f.ToolMicros)
 	t.window("window", f.Window)
 }

@@ -12,13 +12,15 @@ type Result struct {
 	Sizing   Sizing         `json:"sizing"`
 	LoadAvg  float64        `json:"loadavg_1m_before"` // other work on the box when the run began
 	CPUs     int            `json:"cpus"`
-	Ramp     *Ramp          `json:"ramp,omitempty"`
-	Idle     *IdleResult    `json:"idle,omitempty"`
-	Fanout   *FanoutResult  `json:"fanout,omitempty"`
-	Connect  *ConnectResult `json:"connect,omitempty"`
-	Profile  *Profile       `json:"profile,omitempty"`
-	Files    []string       `json:"files"`
-	Notes    []string       `json:"notes,omitempty"`
+	// Calibration is the bare loopback write cost at the start and the end.
+	Calibration []Calibration  `json:"calibration"`
+	Ramp        *Ramp          `json:"ramp,omitempty"`
+	Idle        *IdleResult    `json:"idle,omitempty"`
+	Fanout      *FanoutResult  `json:"fanout,omitempty"`
+	Connect     *ConnectResult `json:"connect,omitempty"`
+	Profile     *Profile       `json:"profile,omitempty"`
+	Files       []string       `json:"files"`
+	Notes       []string       `json:"notes,omitempty"`
 }
 
 // IdleResult is the idle scenario's measure.
@@ -64,6 +66,8 @@ type FanoutResult struct {
 	MicrosExclRx   float64        `json:"server_us_per_delivery_excl_loopback_rx,omitempty"`
 	ToolMicros     float64        `json:"tool_us_per_delivery"`
 	WritesPerDeliv float64        `json:"server_writes_per_delivery"` // < 1: frames coalesced
+	MicrosPerWrite float64        `json:"server_us_per_write"`        // server CPU / write syscalls
+	BareWrites     float64        `json:"server_cost_in_bare_writes"` // MicrosPerWrite / calibrated bare write
 	FramesPerRead  float64        `json:"client_frames_per_read"`
 	Failures       map[string]int `json:"failures,omitempty"`
 	Window         Window         `json:"window"`

@@ -24,6 +24,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	s.res.Target = s.tgt
 	s.logf("server %s pid %d (self-started: %v)", s.tgt.Addr, s.tgt.PID, s.tgt.SelfStarted)
+	s.calibrate()
 	switch cfg.Scenario {
 	case "idle":
 		err = s.idle()
@@ -35,9 +36,32 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return s.res, fmt.Errorf("bench: %s: %w", cfg.Name, err)
 	}
+	s.calibrate()
+	if f := s.res.Fanout; f != nil {
+		f.BareWrites = f.MicrosPerWrite / s.bareWrite()
+	}
 	s.close()
 	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 	return s.res, s.write()
+}
+
+// calibrate measures the bare loopback write cost now (see Calibration).
+func (s *session) calibrate() {
+	c, err := calibrate(s.cfg.Size, 200, 50)
+	if err != nil {
+		s.res.Notes = append(s.res.Notes, err.Error())
+		return
+	}
+	s.res.Calibration = append(s.res.Calibration, c)
+}
+
+// bareWrite is the mean calibrated write cost.
+func (s *session) bareWrite() float64 {
+	var sum float64
+	for _, c := range s.res.Calibration {
+		sum += c.WriteUs
+	}
+	return sum / float64(max(len(s.res.Calibration), 1))
 }
 
 // params are the run's settings as reported.

@@ -163,3 +163,13 @@ func TestHistSurvivesJSON(t *testing.T) {
 		t.Fatalf("%v: %s -> %+v", err, b, back)
 	}
 }
+
+func TestCalibrateMeasuresAWrite(t *testing.T) {
+	c, err := calibrate(100, 20, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Writes != 400 || c.WriteUs <= 0 || c.WriteUs > 10000 {
+		t.Fatalf("%+v", c)
+	}
+}
