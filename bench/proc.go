@@ -84,8 +84,9 @@ func procWrites(pid int) (uint64, error) {
 	return 0, nil
 }
 
-// systemCPU returns the busy and total CPU seconds of the whole machine.
-func systemCPU() (busy, total float64) {
+// systemCPU returns the busy and stolen CPU seconds of the whole machine
+// (steal: time the hypervisor ran something else on our virtual CPUs).
+func systemCPU() (busy, steal float64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, 0
@@ -94,16 +95,14 @@ func systemCPU() (busy, total float64) {
 	// user nice system idle iowait irq softirq steal (guest time is in user)
 	for i, f := range strings.Fields(line)[1:] {
 		v, _ := strconv.ParseFloat(f, 64)
-		switch {
-		case i > 7:
-		case i == 3 || i == 4 || i == 7:
-			total += v
-		default:
+		switch i {
+		case 0, 1, 2, 5, 6:
 			busy += v
-			total += v
+		case 7:
+			steal += v
 		}
 	}
-	return busy / clkTck, total / clkTck
+	return busy / clkTck, steal / clkTck
 }
 
 // loadAvg returns the 1-minute load average, to show how busy the box was.

@@ -120,8 +120,8 @@ func (t *table) ramp(rp *Ramp) {
 }
 
 func (t *table) window(label string, w Window) {
-	t.row(label, "%.1fs: server %.3f CPU-s (%.2f%% of a core), tool %.3f CPU-s (%.2f%%), others %.2f CPU-s; machine %.0f%% busy",
-		w.Seconds, w.ServerCPU, w.ServerCPUPct, w.ToolCPU, w.ToolCPUPct, w.OtherCPU, w.MachineBusyPc)
+	t.row(label, "%.1fs: server %.3f CPU-s (%.2f%% of a core), tool %.3f CPU-s (%.2f%%), others %.2f CPU-s; machine %.0f%% busy, %.2f CPU-s stolen by the hypervisor",
+		w.Seconds, w.ServerCPU, w.ServerCPUPct, w.ToolCPU, w.ToolCPUPct, w.OtherCPU, w.MachineBusyPc, w.StealCPU)
 }
 
 func (t *table) idle(r *Result) {

@@ -91,6 +91,7 @@ type snapshot struct {
 	tool  float64 // CPU seconds of the tool's processes
 	auth  float64 // CPU seconds of the authorizer
 	busy  float64 // CPU seconds the machine was busy
+	steal float64 // CPU seconds the hypervisor took
 	stats ServerStats
 }
 
@@ -108,7 +109,7 @@ func (s *session) snap() (snapshot, error) {
 	if s.auth != nil {
 		sn.auth = cpuSum([]int{s.auth.pid()})
 	}
-	sn.busy, _ = systemCPU()
+	sn.busy, sn.steal = systemCPU()
 	return sn, nil
 }
 
@@ -123,11 +124,12 @@ type Window struct {
 	OtherCPU      float64 `json:"other_cpu_s"` // machine busy time beyond server, tool and authorizer
 	ServerWrites  uint64  `json:"server_write_syscalls"`
 	MachineBusyPc float64 `json:"machine_busy_pct"` // of all cores
+	StealCPU      float64 `json:"steal_cpu_s"`      // taken by the hypervisor from our virtual CPUs
 }
 
 func window(a, b snapshot) Window {
 	w := Window{Seconds: b.at.Sub(a.at).Seconds(), ServerCPU: b.srv.CPU - a.srv.CPU, ToolCPU: b.tool - a.tool,
-		AuthCPU: b.auth - a.auth, ServerWrites: b.srv.Writes - a.srv.Writes}
+		AuthCPU: b.auth - a.auth, ServerWrites: b.srv.Writes - a.srv.Writes, StealCPU: b.steal - a.steal}
 	w.OtherCPU = max(0, (b.busy-a.busy)-w.ServerCPU-w.ToolCPU-w.AuthCPU)
 	if w.Seconds > 0 {
 		w.ServerCPUPct = 100 * w.ServerCPU / w.Seconds
