@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,9 @@ type churner struct {
 	start time.Time
 	end   time.Time
 	next  atomic.Int64 // cycles started
+	srcs  []netip.Addr // for the raw client
+	dst   netip.AddrPort
+	req   []byte // the raw client's upgrade request
 
 	cycles, failed atomic.Int64
 
@@ -30,7 +35,16 @@ type churner struct {
 // runChurn runs cycles on j.Dialers goroutines until j.Count cycles,
 // j.Duration or stop, whichever comes first.
 func runChurn(j job, w *lineWriter, stop <-chan struct{}) (workerResult, error) {
-	c := &churner{j: j, d: newDialer(j.Addr, j.Query, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int)}
+	c := &churner{j: j, d: newDialer(j.Addr, j.Query, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int),
+		req: rawHandshake(j.Addr, j.Query)}
+	for _, s := range j.Sources {
+		c.srcs = append(c.srcs, netip.MustParseAddr(s))
+	}
+	dst, err := netip.ParseAddrPort(j.Addr)
+	if err != nil {
+		return workerResult{}, fmt.Errorf("churn: %w", err)
+	}
+	c.dst = dst
 	c.start = time.Now()
 	c.end = c.start.Add(time.Duration(j.Duration))
 	repDone := make(chan struct{})
@@ -95,6 +109,9 @@ func (c *churner) wait(k int) bool {
 // cycleOnce connects, joins, waits for the ok, closes with 1000 and waits
 // for the server's close; it returns why it failed, or "".
 func (c *churner) cycleOnce(i int, up, jn, cy *Hist) string {
+	if c.j.Client == "raw" {
+		return c.rawCycle(i, up, jn, cy)
+	}
 	t0 := time.Now()
 	conn, pending, err := c.d.dial(i)
 	if err != nil {
@@ -142,4 +159,32 @@ func (r *frameReader) next() (serverFrame, error) {
 		}
 		r.buf = append(r.buf, r.tmp[:n]...)
 	}
+}
+
+// rawCycle is cycleOnce on a rawConn.
+func (c *churner) rawCycle(i int, up, jn, cy *Hist) string {
+	t0 := time.Now()
+	conn, err := rawDial(c.srcs[i%len(c.srcs)], c.dst, c.req, time.Duration(c.j.Timeout))
+	if err != nil {
+		return failReason(err)
+	}
+	defer conn.close()
+	t1 := time.Now()
+	up.Record(uint64(t1.Sub(t0).Microseconds()))
+	if conn.write(joinFrame(channelName(i%max(c.j.Channels, 1)), i)) != nil {
+		return "join_write"
+	}
+	f, err := conn.next()
+	if err != nil || f.op != ws.OpText || !bytes.Contains(f.payload, okReply) {
+		return "join_reply"
+	}
+	jn.Record(uint64(time.Since(t1).Microseconds()))
+	if conn.write(closeFrame1000) != nil {
+		return "close_write"
+	}
+	if f, err := conn.next(); err != nil || f.op != ws.OpClose {
+		return "close_reply"
+	}
+	cy.Record(uint64(time.Since(t0).Microseconds()))
+	return ""
 }

@@ -67,6 +67,10 @@ type Config struct {
 	Duration time.Duration
 	// MaxCycles bounds connect's cycles. Default 150,000.
 	MaxCycles int
+	// ChurnClient is connect's client: "raw" (blocking sockets driven by
+	// plain syscalls, the leanest) or "gobwas" (ws.Dialer on a net.Conn).
+	// Default "raw".
+	ChurnClient string
 	// Auth starts a local authorizer (its own process) and points the
 	// self-started server at it (connect).
 	Auth bool
@@ -100,11 +104,15 @@ func (c Config) withDefaults() (Config, error) {
 	c.Duration = orDefault(c.Duration, 10*time.Second)
 	c.MaxCycles = orDefault(c.MaxCycles, 150000)
 	c.Timeout = orDefault(c.Timeout, 10*time.Second)
+	c.ChurnClient = orDefault(c.ChurnClient, "raw")
 	if c.Log == nil {
 		c.Log = os.Stderr
 	}
 	if c.Via != "http" && c.Via != "ws" {
 		return c, fmt.Errorf("bench: -via %q: want http or ws", c.Via)
+	}
+	if c.ChurnClient != "raw" && c.ChurnClient != "gobwas" {
+		return c, fmt.Errorf("bench: -churn-client %q: want raw or gobwas", c.ChurnClient)
 	}
 	if c.Auth && c.Addr != "" {
 		return c, errors.New("bench: -auth needs a self-started server (no -addr)")

@@ -46,7 +46,8 @@ func (s *session) churnJobs(cycles int) []job {
 	for w := range procs {
 		jobs = append(jobs, job{Kind: "churn", Addr: s.tgt.Addr, Sources: s.res.Sizing.Sources, First: w, Stride: procs,
 			Count: (cycles - w + procs - 1) / procs, Channels: s.cfg.Channels, Dialers: s.cfg.Dialers,
-			Timeout: Duration(s.cfg.Timeout), Rate: s.cfg.Rate / float64(procs), Duration: Duration(s.cfg.Duration)})
+			Timeout: Duration(s.cfg.Timeout), Rate: s.cfg.Rate / float64(procs), Duration: Duration(s.cfg.Duration),
+			Client: s.cfg.ChurnClient})
 	}
 	return jobs
 }

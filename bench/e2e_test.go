@@ -98,17 +98,21 @@ func TestFanoutDeliversEveryMessageWithLatency(t *testing.T) {
 
 func TestConnectChurnsWithoutFailures(t *testing.T) {
 	addr := startInProcess(t)
-	c := small(t, addr, "connect")
-	c.Duration, c.Rate = time.Second, 300
-	r, err := Run(c)
-	if err != nil {
-		t.Fatal(err)
+	for _, client := range []string{"raw", "gobwas"} {
+		t.Run(client, func(t *testing.T) {
+			c := small(t, addr, "connect")
+			c.Duration, c.Rate, c.ChurnClient = time.Second, 300, client
+			r, err := Run(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := r.Connect
+			if cr.Cycles < 100 || cr.Failed != 0 || cr.Upgrade.Count != uint64(cr.Cycles) || cr.Cycle.Count != uint64(cr.OK) {
+				t.Fatalf("%d cycles, %d failed %v, upgrades %d", cr.Cycles, cr.Failed, cr.Failures, cr.Upgrade.Count)
+			}
+			readJSON(t, r)
+		})
 	}
-	cr := r.Connect
-	if cr.Cycles < 100 || cr.Failed != 0 || cr.Upgrade.Count != uint64(cr.Cycles) || cr.Cycle.Count != uint64(cr.OK) {
-		t.Fatalf("%d cycles, %d failed %v, upgrades %d", cr.Cycles, cr.Failed, cr.Failures, cr.Upgrade.Count)
-	}
-	readJSON(t, r)
 }
 
 // TestSelfStartedServerWithAuthorizer covers the path make bench takes:

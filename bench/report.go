@@ -161,7 +161,7 @@ func (t *table) fanout(r *Result) {
 
 func (t *table) connect(r *Result) {
 	c := r.Connect
-	t.row("authorizer", "%v (calls answered: %d)", c.Auth, c.AuthCalls)
+	t.row("authorizer", "%v (calls answered: %d); client %v", c.Auth, c.AuthCalls, r.Params["client"])
 	t.row("cycles", "%d (connect, join, close) in %.2fs: %d ok, %d failed %v", c.Cycles, c.Seconds, c.OK, c.Failed, c.Failures)
 	t.row("upgrade rate", "%.0f upgrades/s; %.0f complete cycles/s", c.UpgradesPerSec, c.CyclesPerSec)
 	for _, x := range []struct {

@@ -76,6 +76,7 @@ func params(c Config) map[string]any {
 		p["via"], p["size"], p["window"], p["drain"] = c.Via, c.Size, c.Window, c.Drain.String()
 	case "connect":
 		p["rate"], p["duration"], p["max_cycles"], p["auth"] = c.Rate, c.Duration.String(), c.MaxCycles, c.Auth
+		p["client"] = c.ChurnClient
 	}
 	return p
 }

@@ -23,6 +23,7 @@ type job struct {
 	Timeout  Duration `json:"timeout"`  // per dial / per step
 	Rate     float64  `json:"rate"`     // churn: cycles per second of this worker; 0 unlimited
 	Duration Duration `json:"duration"` // churn: how long
+	Client   string   `json:"client"`   // churn: "raw" (syscalls) or "gobwas" (ws.Dialer on net.Conn)
 }
 
 // channelName is the name of channel number i.

@@ -52,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.Duration, "duration", 0, "connect: churn duration (default 10s)")
 	fs.IntVar(&c.MaxCycles, "max-cycles", 0, "connect: most cycles (default 150000)")
 	fs.BoolVar(&c.Auth, "auth", false, "connect: start a local authorizer and point the server at it")
+	fs.StringVar(&c.ChurnClient, "churn-client", "raw", "connect: raw (plain syscalls, leanest) or gobwas (ws.Dialer on net.Conn)")
 	fs.BoolVar(&c.Profile, "profile", false, "record the server with perf during the measured window")
 	fs.IntVar(&c.Nice, "nice", 0, "scheduling priority of the tool, its workers and the self-started server (negative: ahead of other work; root)")
 	fs.IntVar(&scale, "scale", 1, "suite: divide the issue's sizes by this (smoke runs)")
