@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test deps lint race fuzz bench
+.PHONY: run build test deps lint race fuzz bench bench-tool
 
 run:
 	$(GO) run ./cmd/wsify
@@ -37,3 +37,10 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./protocol/ ./hub/
+
+# bench-tool runs the load tool (bench/cmd/wsbench) at the issue's sizes:
+# idle, fan-out and connect churn against a freshly built server; JSON and
+# SVG charts go to bench/out/. BENCHFLAGS adds flags, e.g. -profile (perf).
+BENCHFLAGS ?=
+bench-tool:
+	$(GO) run ./bench/cmd/wsbench $(BENCHFLAGS) suite
