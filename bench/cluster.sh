@@ -46,7 +46,7 @@ go build -o "$tmp/wsbench" ./bench/cmd/wsbench
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
 pids+=($!)
-wait_for 10 redis-cli -p "$rport" ping
+wait_for 10 redis-cli -p "$rport" ping >/dev/null 2>&1
 
 port=$(free_port)
 nodes=()
@@ -80,8 +80,8 @@ sample() {
 sample &
 pids+=($!)
 
-"$tmp/wsbench" -scenario fanout -addr "127.0.0.1:$port" -pid "${nodes[0]}" \
-	-conns "$CONNS" -msgs "$MSGS" -rate 1 -out "$OUT" -name cluster-fanout | tee "$tmp/fanout.txt"
+"$tmp/wsbench" -addr "127.0.0.1:$port" -pid "${nodes[0]}" \
+	-conns "$CONNS" -msgs "$MSGS" -rate 1 -out "$OUT" -name cluster-fanout fanout | tee "$tmp/fanout.txt"
 
 read -r peak peak_rss <"$tmp/peak"
 per_conn=$(( (peak_rss - rss0) * 1024 / (peak > 0 ? peak : 1) ))
