@@ -173,3 +173,27 @@ func TestCalibrateMeasuresAWrite(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestTargetsCompareWithTheIssue(t *testing.T) {
+	runs := []*Result{
+		{Name: "idle", Idle: &IdleResult{RSSPerConn: 900, GoroutinesBefore: 74, GoroutinesAfter: 74, Window: Window{ServerCPUPct: 0.2}}},
+		{Name: "fanout-latency", Fanout: &FanoutResult{Latency: Latency{P99: 30}}},
+		{Name: "fanout-cost-http", Fanout: &FanoutResult{MicrosPerDeliv: 2.5, Lost: 1}},
+		{Name: "connect", Connect: &ConnectResult{UpgradesPerSec: 9000}},
+	}
+	met := map[string]bool{}
+	for _, c := range checkTargets(runs) {
+		met[c.Run+": "+c.Target] = c.Met
+	}
+	for k, want := range map[string]bool{
+		"idle: RSS growth <= 2 KiB per joined idle connection":                true,
+		"fanout-latency: p99 publish-to-receive <= 25 ms":                     false,
+		"fanout-cost-http: <= 3 us server CPU per delivery":                   true,
+		"fanout-cost-http: nothing lost or every slow-consumer close counted": false,
+		"connect: >= 8,000 upgrades/s without an authorizer":                  true,
+	} {
+		if got, ok := met[k]; !ok || got != want {
+			t.Errorf("%s: met=%v (present %v), want %v", k, got, ok, want)
+		}
+	}
+}
