@@ -35,8 +35,11 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./protocol/ || exit 1; \
 	done
 
+# bench runs the Go benchmarks of the hot paths (allocations reported), then
+# the load tool's suite at the issue's sizes; figures in bench/RESULTS.md.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./protocol/ ./hub/
+	$(GO) run ./bench/cmd/wsbench $(BENCHFLAGS) suite
 
 # bench-tool runs the load tool (bench/cmd/wsbench) at the issue's sizes:
 # idle, fan-out and connect churn against a freshly built server; JSON and
