@@ -161,11 +161,22 @@ func (c *conn) finishClosedLocked() {
 	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
 	linger := c.lingering
 	c.mu.Unlock()
+	var last [][]byte
 	if frame != nil {
-		netpoll.Writev(c.fd, [][]byte{frame}, 0)
+		last = [][]byte{frame}
+	}
+	c.writeLast(last, 0, linger)
+}
+
+// writeLast writes the last bytes of a closed connection (less skip bytes
+// already sent), sends FIN when it lingers so the peer reads the close
+// before our drain ends, then gives up the writer role. c.mu is not held.
+func (c *conn) writeLast(bufs [][]byte, skip int, linger bool) {
+	if len(bufs) > 0 {
+		netpoll.Writev(c.fd, bufs, skip)
 	}
 	if linger {
-		netpoll.Shutdown(c.fd) // FIN after the close frame; input is drained
+		netpoll.Shutdown(c.fd)
 	}
 	c.mu.Lock()
 	c.writing = false

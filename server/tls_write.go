@@ -213,16 +213,7 @@ func (c *conn) tlsFinishClosedLocked() {
 	if frame != nil && t.ready.Load() {
 		pending = append(pending[:len(pending):len(pending)], t.sealClose(frame))
 	}
-	if len(pending) > 0 {
-		netpoll.Writev(c.fd, pending, head)
-	}
-	if linger {
-		netpoll.Shutdown(c.fd) // FIN after the close frame; input is drained
-	}
-	c.mu.Lock()
-	c.writing = false
-	c.releaseLocked()
-	c.mu.Unlock()
+	c.writeLast(pending, head, linger)
 }
 
 // sealClose encrypts the close frame followed by a close_notify alert.
