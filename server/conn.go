@@ -44,6 +44,7 @@ type conn struct {
 	msgOp    ws.OpCode // opcode of that message; 0 when none
 	channels []string  // channels joined, in join order
 	peerSaid bool      // the peer sent a close frame: it will send nothing more
+	readWait bool      // a read deadline was put in the wheel (it may have fired since)
 	query    string    // query of the connect request, kept for the authorizer
 	authMsg  []byte    // message or request head awaiting the authorizer
 	headers  map[string][]string
@@ -58,7 +59,7 @@ type conn struct {
 	mu          sync.Mutex
 	running     bool          // a handler is queued or running; guarded by mu
 	events      uint8         // events for the handler; guarded by mu
-	paused      bool          // reads stop until the authorizer answers; guarded by mu
+	paused      bool          // reads stop until the authorizer answers; guarded by mu, written only by the handler, which may read it without mu
 	authErr     error         // the authorizer's verdict; guarded by mu
 	closing     bool          // a close was requested; guarded by mu
 	closeCode   ws.StatusCode // code of the requested close; guarded by mu
@@ -172,7 +173,7 @@ func (c *conn) handle(ev uint8) {
 	if ev&evResume != 0 {
 		c.resume()
 	}
-	if ev&evRead != 0 && c.state != stateClosed && !c.isPaused() {
+	if ev&evRead != 0 && c.state != stateClosed && !c.paused {
 		c.read()
 	}
 }
@@ -181,12 +182,6 @@ func (c *conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
-}
-
-func (c *conn) isPaused() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.paused
 }
 
 // settleLocked runs when the handler goes idle: it releases a closed
@@ -237,7 +232,7 @@ func (c *conn) timedOut() bool {
 		c.logRejected("timeout", "no complete request head in time")
 		c.abort()
 		return true
-	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused():
+	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.paused:
 		c.close(ws.StatusPolicyViolation, "incomplete message timed out")
 		return true
 	}
@@ -267,11 +262,11 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	if code != 0 && wasOpen {
 		c.closeFrame = closeFrame(code, reason)
 	}
-	take := !c.writing && !c.released
-	c.writing = c.writing || take
-	c.mu.Unlock()
-	if take {
-		c.writeLoop()
+	if !c.writing && !c.released {
+		c.writing = true
+		c.writeLoopLocked()
+	} else {
+		c.mu.Unlock()
 	}
 	if wasOpen {
 		c.srv.connClosed(code)

@@ -76,13 +76,14 @@ func (c *conn) armReadDeadline() {
 	if c.state != stateOpen {
 		return
 	}
-	waiting := (len(c.rbuf) > 0 || c.msgOp != 0) && !c.isPaused()
+	waiting := (len(c.rbuf) > 0 || c.msgOp != 0) && !c.paused
 	switch {
-	case waiting && !c.srv.wheel.armed(c):
+	case waiting && !c.readWait: // the wheel's lock only when the deadline changes
 		c.srv.wheel.set(c, time.Now().Add(c.srv.cfg.ReadTimeout))
-	case !waiting:
+	case !waiting && c.readWait:
 		c.srv.wheel.clear(c)
 	}
+	c.readWait = waiting
 }
 
 // process handles what rbuf holds and reports whether reading goes on.
@@ -96,7 +97,7 @@ func (c *conn) process() bool {
 // frames handles every complete frame in rbuf, keeping a partial one.
 func (c *conn) frames() bool {
 	b, off := c.rbuf, 0
-	for off < len(b) && c.state == stateOpen && !c.isPaused() {
+	for off < len(b) && c.state == stateOpen && !c.paused {
 		h, hn, err := c.parseHeader(b[off:])
 		if err == protocol.ErrShortHeader {
 			break
@@ -118,7 +119,7 @@ func (c *conn) frames() bool {
 	if c.state != stateClosed {
 		c.rbuf = b[:copy(b, b[off:])]
 	}
-	return c.state == stateOpen && !c.isPaused()
+	return c.state == stateOpen && !c.paused
 }
 
 // payloadLimit is what the next data frame may carry: the message limit

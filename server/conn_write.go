@@ -42,15 +42,17 @@ func (c *conn) enqueue(frame []byte) bool {
 }
 
 // Flush writes what is queued unless another writer is at it (hub.Subscriber).
+// It keeps c.mu from its check into the write loop: one lock fewer per
+// delivery.
 func (c *conn) Flush() {
 	c.mu.Lock()
 	c.flushQueued = false
-	take := !c.writing && !c.wantOut && !c.released && (c.outFirst < len(c.out) || c.closed)
-	c.writing = c.writing || take
-	c.mu.Unlock()
-	if take {
-		c.writeLoop()
+	if c.writing || c.wantOut || c.released || (c.outFirst == len(c.out) && !c.closed) {
+		c.mu.Unlock()
+		return
 	}
+	c.writing = true
+	c.writeLoopLocked()
 }
 
 // send queues a frame from the handler and writes it at once.
@@ -68,39 +70,47 @@ func (c *conn) writable() {
 	c.Flush()
 }
 
-// writeLoop writes the outbox until it is empty or the socket is full. The
-// caller has set c.writing; frames queued meanwhile leave in the same
-// writev.
-func (c *conn) writeLoop() {
-	if c.tls != nil {
-		c.tlsWriteLoop()
-		return
-	}
+// writeLoopLocked writes the outbox until it is empty or the socket is
+// full; frames queued meanwhile leave in the same writev. The caller holds
+// c.mu and has set c.writing; c.mu is released on return. On TLS only
+// sealed ciphertext is written, so frames are sealed first.
+func (c *conn) writeLoopLocked() {
 	for {
-		c.mu.Lock()
-		if c.closed {
+		switch {
+		case c.closed:
 			c.finishClosedLocked()
 			return
-		}
-		if c.outFirst == len(c.out) {
+		case c.outFirst == len(c.out):
 			c.resetOutLocked()
 			c.writing = false
 			c.mu.Unlock()
 			return
+		case c.tls != nil && c.tls.sealed < len(c.out):
+			c.sealLocked()
+			continue
 		}
-		bufs, head := c.out[c.outFirst:], c.outHead
+		bufs, head := c.out[c.outFirst:c.unsentEndLocked()], c.outHead
 		c.mu.Unlock()
 		n, err := netpoll.Writev(c.fd, bufs, head)
-		if !c.wrote(n, err) {
+		c.mu.Lock()
+		if !c.wroteLocked(n, err) {
+			c.mu.Unlock()
 			return
 		}
 	}
 }
 
-// wrote accounts for a writev and reports whether the loop goes on.
-func (c *conn) wrote(n int, err error) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// unsentEndLocked is where the bytes ready for the socket end in c.out:
+// everything on plain TCP, what is sealed on TLS.
+func (c *conn) unsentEndLocked() int {
+	if c.tls != nil {
+		return c.tls.sealed
+	}
+	return len(c.out)
+}
+
+// wroteLocked accounts for a writev and reports whether the loop goes on.
+func (c *conn) wroteLocked(n int, err error) bool {
 	c.consumeLocked(n)
 	switch {
 	case err == nil:
@@ -136,6 +146,9 @@ func (c *conn) consumeLocked(n int) {
 }
 
 func (c *conn) resetOutLocked() {
+	if c.tls != nil {
+		c.tls.idleLocked()
+	}
 	if cap(c.out) > maxIdleOut {
 		c.out = nil
 	} else {

@@ -2,8 +2,6 @@ package server
 
 import (
 	"sync"
-
-	"github.com/wsify/wsify/netpoll"
 )
 
 // Writes on a TLS connection. Frames are queued in c.out as on any
@@ -65,36 +63,6 @@ func putCipherBuf(b *cipherBuf) {
 
 // gather is scratch for coalescing small frames before encryption.
 var gathers = sync.Pool{New: func() any { return &cipherBuf{b: make([]byte, 0, maxSealChunk)} }}
-
-// tlsWriteLoop is writeLoop for a TLS connection. The caller has set
-// c.writing.
-func (c *conn) tlsWriteLoop() {
-	for {
-		c.mu.Lock()
-		t := c.tls
-		switch {
-		case c.closed:
-			c.tlsFinishClosedLocked()
-			return
-		case c.outFirst == len(c.out):
-			c.resetOutLocked()
-			t.idleLocked()
-			c.writing = false
-			c.mu.Unlock()
-			return
-		case t.sealed < len(c.out):
-			c.sealLocked()
-			c.mu.Unlock()
-			continue
-		}
-		bufs, head := c.out[c.outFirst:t.sealed], c.outHead
-		c.mu.Unlock()
-		n, err := netpoll.Writev(c.fd, bufs, head)
-		if !c.wrote(n, err) {
-			return
-		}
-	}
-}
 
 // sealLocked encrypts the frames after c.out[:sealed], up to maxSealBatch
 // bytes, into one ciphertext buffer that replaces them. It drops c.mu while
