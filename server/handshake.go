@@ -24,7 +24,7 @@ func (c *conn) handshake() bool {
 	end := bytes.Index(c.rbuf, headEnd)
 	if end < 0 {
 		if len(c.rbuf) >= c.srv.cfg.MaxHeaderBytes {
-			c.reject(http.StatusRequestHeaderFieldsTooLarge, "request head too large")
+			c.reject(http.StatusRequestHeaderFieldsTooLarge, reasonTooLarge, "request head too large")
 			return false
 		}
 		return true
@@ -87,14 +87,21 @@ func (c *conn) toHTTP() {
 	c.abort()
 }
 
-// reject answers the handshake with an HTTP error and closes.
-func (c *conn) reject(status int, reason string) {
-	c.srv.stats.rejected(statusReason(status))
-	c.logRejected(reasonNames[statusReason(status)], reason)
-	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), len(reason), reason)
-	c.headWriter().Write([]byte(resp))
+// reject answers the request head with an HTTP error, counted under why,
+// and closes. The head has been read, so the close is a FIN after the
+// answer.
+func (c *conn) reject(status int, why rejectReason, body string) {
+	c.srv.stats.rejected(why)
+	c.logRejected(reasonNames[why], body)
+	c.headWriter().Write(httpRefusal(status, body))
 	c.abort()
+}
+
+// httpRefusal is a complete "Connection: close" HTTP response carrying body
+// as plain text.
+func httpRefusal(status int, body string) []byte {
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(body), body)
 }
 
 // authorizeConnect validates the handshake, then asks the authorizer from
@@ -128,7 +135,7 @@ func (s *Server) stopBeforeUpgrade() (h ws.HandshakeHeader, err error) { return 
 func (c *conn) finishConnect(head []byte, verdict error) {
 	var ae *auth.Error
 	if errors.As(verdict, &ae) {
-		c.reject(ae.Status, "authorizer: "+http.StatusText(ae.Status))
+		c.reject(ae.Status, authReason(ae.Status), "authorizer: "+http.StatusText(ae.Status))
 		return
 	}
 	c.upgrade(head)

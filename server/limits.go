@@ -130,10 +130,10 @@ func (c *conn) admitUpgrade(head []byte) bool {
 	switch {
 	case !s.originAllowed(head):
 		s.lim.originDenied.Add(1)
-		c.refuseHandshake(http.StatusForbidden, reasonOrigin, "origin not allowed")
+		c.reject(http.StatusForbidden, reasonOrigin, "origin not allowed")
 	case s.overCapacity():
 		s.lim.overCapacity.Add(1)
-		c.refuseHandshake(http.StatusServiceUnavailable, reasonOverCapacity, "too many connections")
+		c.reject(http.StatusServiceUnavailable, reasonOverCapacity, "too many connections")
 	default:
 		return true
 	}
@@ -146,17 +146,6 @@ func (c *conn) admitUpgrade(head []byte) bool {
 // the upgraded ones never number more than the cap.
 func (s *Server) overCapacity() bool {
 	return s.cfg.MaxConnections > 0 && s.conns.len() > s.cfg.MaxConnections
-}
-
-// refuseHandshake answers the request head with an HTTP error and closes.
-// The head has been read, so the close is a FIN after the answer.
-func (c *conn) refuseHandshake(status int, reason rejectReason, body string) {
-	c.srv.stats.rejected(reason)
-	c.logRejected(reasonNames[reason], body)
-	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), len(body), body)
-	c.headWriter().Write([]byte(resp))
-	c.abort()
 }
 
 // keepAlive turns on TCP keep-alive on an accepted socket: a backstop that

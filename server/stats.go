@@ -32,16 +32,13 @@ const (
 var reasonNames = [numReasons]string{"bad_handshake", "auth_denied", "auth_unavailable", "head_too_large",
 	"too_many_connections", "origin_denied", "other"}
 
-func statusReason(status int) rejectReason {
-	switch status {
-	case http.StatusForbidden:
-		return reasonAuthDenied
-	case http.StatusServiceUnavailable:
+// authReason labels a handshake the authorizer refused: 503 when it was
+// down, 403 when it said no.
+func authReason(status int) rejectReason {
+	if status == http.StatusServiceUnavailable {
 		return reasonAuthDown
-	case http.StatusRequestHeaderFieldsTooLarge:
-		return reasonTooLarge
 	}
-	return reasonOther
+	return reasonAuthDenied
 }
 
 // commandResult is how a command ended; it labels wsify_commands_total.

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
 )
 
 // The ClientHello is collected on the event loop, like a request head, before
@@ -86,7 +85,6 @@ func notTLS(first byte) error {
 // text, as net/http does, before the connection is dropped.
 func (c *conn) refusePlainHTTP() {
 	const body = "this port speaks TLS only: use wss:// or https://\n"
-	fdWriter(c.fd).Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
-	c.srv.stats.rejected(statusReason(http.StatusBadRequest))
+	fdWriter(c.fd).Write(httpRefusal(http.StatusBadRequest, body)) // plain: the client speaks no TLS
+	c.srv.stats.rejected(reasonOther)
 }
