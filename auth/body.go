@@ -28,12 +28,18 @@ type ClientInfo struct {
 	Query      Values `json:"query"`
 }
 
+// JSON encodes ci once per connection, for every CommandBody it makes.
+func (ci ClientInfo) JSON() []byte {
+	ci.Query = nonNil(ci.Query)
+	b, _ := json.Marshal(ci)
+	return b
+}
+
 // CommandBody is the request body asked before a command runs: the command
-// object exactly as the client sent it, with a "client" member added.
-// command must be a JSON object with at least one member.
-func CommandBody(command []byte, client ClientInfo) []byte {
-	client.Query = nonNil(client.Query)
-	info, _ := json.Marshal(client)
+// object exactly as the client sent it, with a "client" member added (info
+// is ClientInfo.JSON). command must be a JSON object with at least one
+// member.
+func CommandBody(command, info []byte) []byte {
 	obj := bytes.TrimRight(command, " \t\r\n")
 	obj = obj[:len(obj)-1] // drop the closing brace
 	out := make([]byte, 0, len(obj)+len(info)+16)

@@ -31,7 +31,7 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 	}
 	if c.srv.auth != nil {
 		c.authMsg = append([]byte(nil), p...)
-		c.askAuthorizer(auth.CommandBody(cmd.Raw, c.clientInfo()))
+		c.askAuthorizer(auth.CommandBody(cmd.Raw, c.client))
 		return
 	}
 	c.execute(&cmd)
@@ -78,8 +78,9 @@ func (c *conn) replyError(id []byte, e *protocol.Error) {
 	c.send(protocol.AppendErrorFrame(nil, id, e))
 }
 
-func (c *conn) clientInfo() auth.ClientInfo {
-	return auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: parseQuery(c.query)}
+// clientJSON is the "client" member of the authorizer's command bodies.
+func (c *conn) clientJSON(query map[string][]string) []byte {
+	return auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: query}.JSON()
 }
 
 // askAuthorizer pauses reading and hands the call to the authorizer pool;

@@ -38,16 +38,15 @@ type conn struct {
 	remote netip.AddrPort
 
 	state    connState
-	rbuf     []byte    // unparsed bytes; nil while idle
-	pooled   bool      // rbuf came from the read buffer pool
-	msg      []byte    // fragments of the message being reassembled
-	msgOp    ws.OpCode // opcode of that message; 0 when none
-	channels []string  // channels joined, in join order
-	peerSaid bool      // the peer sent a close frame: it will send nothing more
-	readWait bool      // a read deadline was put in the wheel (it may have fired since)
-	query    string    // query of the connect request, kept for the authorizer
-	authMsg  []byte    // message or request head awaiting the authorizer
-	headers  map[string][]string
+	rbuf     []byte     // unparsed bytes; nil while idle
+	pooled   bool       // rbuf came from the read buffer pool
+	msg      []byte     // fragments of the message being reassembled
+	msgOp    ws.OpCode  // opcode of that message; 0 when none
+	channels []string   // channels joined, in join order
+	peerSaid bool       // the peer sent a close frame: it will send nothing more
+	readWait bool       // a read deadline was put in the wheel (it may have fired since)
+	client   []byte     // the authorizer's "client" member, encoded once at connect
+	authMsg  []byte     // message or request head awaiting the authorizer
 	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
 	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
@@ -281,5 +280,5 @@ func (c *conn) dropBuffers() {
 	if c.pooled {
 		c.srv.putBuf(c.rbuf)
 	}
-	c.rbuf, c.pooled, c.msg, c.authMsg, c.headers = nil, false, nil, nil, nil
+	c.rbuf, c.pooled, c.msg, c.authMsg, c.client = nil, false, nil, nil, nil
 }

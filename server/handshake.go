@@ -121,10 +121,11 @@ func (c *conn) authorizeConnect(head []byte) {
 		c.abort()
 		return
 	}
-	headers, query := parseHead(head)
-	c.query = query
+	headers, rawQuery := parseHead(head)
+	query := parseQuery(rawQuery)
+	c.client = c.clientJSON(query)
 	c.authMsg = append([]byte(nil), head...)
-	c.askAuthorizer(auth.ConnectBody(headers, parseQuery(query)))
+	c.askAuthorizer(auth.ConnectBody(headers, query))
 }
 
 var errAuthPending = errors.New("server: handshake waits for the authorizer")
