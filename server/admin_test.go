@@ -64,23 +64,6 @@ func TestOperatorEndpointsOnThePublicPortByDefault(t *testing.T) {
 	}
 }
 
-// TestBrokerUpIsReported: the broker sets its state; metrics and /stats
-// show it.
-func TestBrokerUpIsReported(t *testing.T) {
-	s := start(t, server.Config{})
-	s.SetBrokerUp(false)
-	if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 0 {
-		t.Fatalf("wsify_broker_up = %v after SetBrokerUp(false)", m["wsify_broker_up"])
-	}
-	if _, body := get(t, httpURL(s, "/stats")); !strings.Contains(body, `"broker_up":false`) {
-		t.Fatalf("/stats: %s", body)
-	}
-	s.SetBrokerUp(true)
-	if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 1 {
-		t.Fatalf("wsify_broker_up = %v after SetBrokerUp(true)", m["wsify_broker_up"])
-	}
-}
-
 func TestBadAdminAddressFailsStart(t *testing.T) {
 	s, err := server.New(server.Config{Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:-1"})
 	if err == nil {

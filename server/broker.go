@@ -107,7 +107,6 @@ func isServerTextFrame(frame []byte) bool {
 // brokerState logs each change between up and down once. It may run
 // before openBroker has returned, so it touches only cfg and the log.
 func (s *Server) brokerState(h broker.Health) {
-	s.SetBrokerUp(h.Up) // wsify_broker_up and /stats broker_up
 	if h.Up {
 		s.log.Info("broker up", "driver", s.cfg.Broker.Driver, "url", redacted(s.cfg.Broker.URL))
 		return

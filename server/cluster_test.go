@@ -85,6 +85,12 @@ func testOutage(t *testing.T, c cluster) {
 		if !strings.Contains(body, `"reason":"broker down: `) {
 			t.Fatalf("healthz while down: %s", body)
 		}
+		if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 0 {
+			t.Fatalf("wsify_broker_up = %v while the broker is down", m["wsify_broker_up"])
+		}
+		if _, body := get(t, httpURL(s, "/stats")); !strings.Contains(body, `"broker_up":false`) {
+			t.Fatalf("/stats while down: %s", body)
+		}
 	}
 	code, body := post(t, httpURL(A, "/broadcast"), "application/json", `{"channel":"room","content":0}`)
 	if code != http.StatusServiceUnavailable || errorCode(t, body) != "unavailable" {
@@ -103,6 +109,9 @@ func testOutage(t *testing.T, c cluster) {
 	c.start()
 	for _, s := range nodes {
 		waitHealth(t, s, http.StatusOK)
+		if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 1 {
+			t.Fatalf("wsify_broker_up = %v after the broker came back", m["wsify_broker_up"])
+		}
 	}
 	post(t, httpURL(A, "/broadcast"), "application/json", `{"channel":"room","content":"back"}`)
 	expectAll(t, `{"channel":"room","content":"back"}`, clients...)

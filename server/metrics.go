@@ -60,9 +60,9 @@ func (s *Server) writeFanoutMetrics(w io.Writer) {
 	gauge(w, "wsify_channels", "Channels with at least one subscriber on this node.", int64(s.hub.Channels()))
 	counter(w, "wsify_messages_published_total", "Messages published (client broadcasts and POST /broadcast).", st.published.Load())
 	counter(w, "wsify_deliveries_total", "Message frames queued to subscribers.", st.deliveries.Load())
-	up := int64(1)
-	if st.brokerDown.Load() {
-		up = 0
+	up := int64(0)
+	if s.link.b.Health().Up {
+		up = 1
 	}
 	gauge(w, "wsify_broker_up", "1 when the broker linking the nodes works (always 1 without one).", up)
 }

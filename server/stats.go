@@ -104,7 +104,6 @@ type stats struct {
 	commands                          [numKinds][numResults]atomic.Uint64
 	authCalls                         [numVerdicts]atomic.Uint64
 	authLatency                       histogram
-	brokerDown                        atomic.Bool // zero value: up; set by SetBrokerUp
 }
 
 func (st *stats) rejected(r rejectReason) { st.rejectedBy[r].Add(1) }
@@ -141,11 +140,6 @@ func (s *Server) connClosed(code ws.StatusCode) {
 	s.stats.closedBy[closeSlot(code)].Add(1)
 }
 
-// SetBrokerUp records whether the broker that links this node to the others
-// works; wsify_broker_up and /stats report it. A node without a broker is
-// always up.
-func (s *Server) SetBrokerUp(up bool) { s.stats.brokerDown.Store(!up) }
-
 // Stats is a snapshot of the server's state and counters.
 type Stats struct {
 	Open          int64  `json:"connections"`         // upgraded connections now
@@ -157,7 +151,7 @@ type Stats struct {
 	SlowConsumers int64  `json:"slow_consumers"`      // closed for a full outbox
 	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
 	Goroutines    int    `json:"goroutines"`          // goroutines of the process
-	BrokerUp      bool   `json:"broker_up"`           // see SetBrokerUp
+	BrokerUp      bool   `json:"broker_up"`           // the broker linking the nodes works (always, without one)
 
 	Broker broker.Stats `json:"broker"` // the broker's state and counters
 }
@@ -169,7 +163,7 @@ func (s *Server) Stats() Stats {
 		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(), Rejected: st.rejectedTotal(),
-		Goroutines: runtime.NumGoroutine(), BrokerUp: !st.brokerDown.Load(),
+		Goroutines: runtime.NumGoroutine(), BrokerUp: s.link.b.Health().Up,
 		Broker: s.link.b.Stats(),
 	}
 }
