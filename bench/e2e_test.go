@@ -1,35 +1,22 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // startServer runs wsify in this process on a free loopback port; the
 // tool targets it like any running server (its pid is ours).
 func startInProcess(t *testing.T) string {
 	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s.Addr().String()
+	return servertest.Start(t, server.Config{}).Addr().String()
 }
 
 // small is a quick run against addr writing into a temporary directory.

@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 const (
@@ -69,23 +69,11 @@ func browserDeps(t *testing.T) string {
 
 func startServer(t *testing.T, admin bool) *server.Server {
 	t.Helper()
-	cfg := server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var cfg server.Config
 	if admin {
 		cfg.AdminAddr = "127.0.0.1:0"
 	}
-	s, err := server.New(cfg)
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
+	return servertest.Start(t, cfg)
 }
 
 // runConsole runs the Node script and answers its "joined" line with a

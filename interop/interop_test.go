@@ -3,10 +3,8 @@ package interop
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,15 +14,27 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
-// client is one third-party client: how to check it is installed, how to
-// run its script, and the last line it must print.
+// client is one third-party client: how to check it is installed, the
+// interpreter and the scripts it runs over ws:// and over wss://, and the
+// last line it must print.
 type client struct {
-	name      string
-	installed func() error
-	command   func(url, channel string) *exec.Cmd
-	closed    string
+	name           string
+	installed      func() error
+	run            string // interpreter
+	script, secure string // under clients/
+	closed         string
+}
+
+// command runs the client's ws:// script, or its wss:// one when secure.
+func (c client) command(url, channel string, secure bool) *exec.Cmd {
+	script := c.script
+	if secure {
+		script = c.secure
+	}
+	return exec.Command(c.run, "clients/"+script, url, channel)
 }
 
 // python is Debian's interpreter, which sees Debian's python3-websockets
@@ -42,31 +52,25 @@ var clients = []client{
 	{
 		name:      "chromium",
 		installed: all(program(chromiumPath()), program("node"), nodeModule("playwright-core")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command("node", "clients/chromium.js", url, channel)
-		},
+		run:       "node", script: "chromium.js", secure: "secure_chromium.js",
 		closed: "closed 1000 clean",
 	},
 	{
 		name:      "python-websockets",
 		installed: all(program(python), pythonModule("websockets")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command(python, "clients/python_websockets.py", url, channel)
-		},
+		run:       python, script: "python_websockets.py", secure: "secure_python.py",
 		closed: "closed 1000",
 	},
 	{
 		name:      "node-ws",
 		installed: all(program("node"), nodeModule("ws")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command("node", "clients/node_ws.js", url, channel)
-		},
+		run:       "node", script: "node_ws.js", secure: "secure_node_ws.js",
 		closed: "closed 1000",
 	},
 }
 
 func TestThirdPartyClientsJoinReceiveAndCloseCleanly(t *testing.T) {
-	s := startServer(t)
+	s := servertest.Start(t, server.Config{})
 	t.Run("clients", func(t *testing.T) {
 		for _, c := range clients {
 			t.Run(c.name, func(t *testing.T) {
@@ -91,7 +95,7 @@ func TestThirdPartyClientsJoinReceiveAndCloseCleanly(t *testing.T) {
 // posts, then the close code the server answered its 1000 with.
 func exercise(t *testing.T, s *server.Server, c client) {
 	channel := "interop-" + c.name
-	cmd := c.command(fmt.Sprintf("ws://%s/ws", s.Addr()), channel)
+	cmd := c.command(fmt.Sprintf("ws://%s/ws", s.Addr()), channel, false)
 	out := runScript(t, cmd)
 	out.expect(t, "joined")
 	content := fmt.Sprintf(`{"to":%q,"text":"héllo","n":[1,2.5,null,true]}`, c.name)
@@ -172,23 +176,6 @@ func broadcast(t *testing.T, s *server.Server, channel, content string) {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST /broadcast: %d %s", resp.StatusCode, b)
 	}
-}
-
-func startServer(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
 }
 
 // Installation checks: each returns an error naming what is missing.

@@ -1,72 +1,34 @@
 package interop
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
-// secureClients run the same third-party clients over wss:// with
+// The third-party clients run their secure scripts over wss:// with
 // permessage-deflate: each must accept the test's certificate, negotiate
 // compression (the server imposes no context takeover both ways, which
 // Chromium and Python do not offer), read a compressed broadcast and send
 // a compressed one of its own.
-var secureClients = []client{
-	{
-		name:      "chromium",
-		installed: all(program(chromiumPath()), program("node"), nodeModule("playwright-core")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command("node", "clients/secure_chromium.js", url, channel)
-		},
-		closed: "closed 1000 clean",
-	},
-	{
-		name:      "python-websockets",
-		installed: all(program(python), pythonModule("websockets")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command(python, "clients/secure_python.py", url, channel)
-		},
-		closed: "closed 1000",
-	},
-	{
-		name:      "node-ws",
-		installed: all(program("node"), nodeModule("ws")),
-		command: func(url, channel string) *exec.Cmd {
-			return exec.Command("node", "clients/secure_node_ws.js", url, channel)
-		},
-		closed: "closed 1000",
-	},
-}
-
 func TestThirdPartyClientsOverTLSWithCompression(t *testing.T) {
-	certFile, keyFile, pool := testCertificate(t)
-	s := startSecureServer(t, certFile, keyFile)
-	for _, c := range secureClients {
+	cert := servertest.SelfSigned(t)
+	s := servertest.Start(t, server.Config{TLSCertFile: cert.CertFile, TLSKeyFile: cert.KeyFile, Compression: true})
+	for _, c := range clients { // their secure scripts
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			if err := c.installed(); err != nil {
 				t.Fatalf("%s is not installed (%v): run `make deps`", c.name, err)
 			}
-			exerciseSecure(t, s, c, certFile, pool)
+			exerciseSecure(t, s, c, cert.CertFile, cert.Pool)
 		})
 	}
 }
@@ -74,7 +36,7 @@ func TestThirdPartyClientsOverTLSWithCompression(t *testing.T) {
 func exerciseSecure(t *testing.T, s *server.Server, c client, certFile string, pool *x509.CertPool) {
 	channel := "secure-" + c.name
 	content := compressibleContent(c.name)
-	cmd := c.command(fmt.Sprintf("wss://%s/ws", s.Addr()), channel)
+	cmd := c.command(fmt.Sprintf("wss://%s/ws", s.Addr()), channel, true)
 	cmd.Args = append(cmd.Args, certFile, content)
 	out := runScript(t, cmd)
 	out.expectPrefix(t, "extensions permessage-deflate")
@@ -126,52 +88,4 @@ func broadcastTLS(t *testing.T, s *server.Server, pool *x509.CertPool, channel, 
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST /broadcast: %d %s", resp.StatusCode, b)
 	}
-}
-
-func startSecureServer(t *testing.T, certFile, keyFile string) *server.Server {
-	t.Helper()
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile,
-		Compression: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
-}
-
-// testCertificate writes a self-signed certificate for 127.0.0.1 and its
-// key as PEM files and returns them with a pool that trusts it.
-func testCertificate(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wsify interop"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-	leaf, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(leaf)
-	return certFile, keyFile, pool
 }

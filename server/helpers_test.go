@@ -1,11 +1,9 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,28 +13,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // start runs a server on a free loopback port for the test's lifetime.
 func start(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
+	return servertest.Start(t, cfg)
 }
 
 func wsURL(s *server.Server, query string) string {

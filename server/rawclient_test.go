@@ -274,18 +274,7 @@ func isClosed(err error) bool {
 // of window.
 func dialSmallWindow(t testing.TB, s *server.Server) *rawConn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	nc, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := dialSmallWindowTCP(t, s)
 	r := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
 	r.write(handshakeRequest(s.Addr().String()))
 	r.expectUpgrade()

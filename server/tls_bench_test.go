@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // Measurements of what TLS and compression cost the server, with the
@@ -156,7 +157,7 @@ func spawnClients(b *testing.B, s *server.Server, n int, mode string) *clients {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchClientProcess$")
 	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+s.Addr().String(),
-		envN+"="+strconv.Itoa(n), envMode+"="+mode, envCert+"="+selfSigned(b).certFile)
+		envN+"="+strconv.Itoa(n), envMode+"="+mode, envCert+"="+servertest.SelfSigned(b).CertFile)
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -214,8 +215,8 @@ func BenchmarkIdleMemory(b *testing.B) {
 			n := benchConns(b)
 			cfg := server.Config{MaxMessageBytes: 128 << 10, HandshakeTimeout: time.Minute, TLSHandshakes: 64}
 			if mode != "ws" {
-				c := selfSigned(b)
-				cfg.TLSCertFile, cfg.TLSKeyFile = c.certFile, c.keyFile
+				c := servertest.SelfSigned(b)
+				cfg.TLSCertFile, cfg.TLSKeyFile = c.CertFile, c.KeyFile
 			}
 			s := start(b, cfg)
 			heap0, rss0 := footprint()
@@ -264,8 +265,8 @@ func benchDelivery(b *testing.B, mode string, size int) {
 	const subs, window = 200, 50
 	cfg := server.Config{Compression: mode == "deflate"}
 	if mode == "wss" {
-		c := selfSigned(b)
-		cfg.TLSCertFile, cfg.TLSKeyFile = c.certFile, c.keyFile
+		c := servertest.SelfSigned(b)
+		cfg.TLSCertFile, cfg.TLSKeyFile = c.CertFile, c.KeyFile
 	}
 	s := start(b, cfg)
 	cl := spawnClients(b, s, subs, mode)

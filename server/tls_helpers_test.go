@@ -2,21 +2,11 @@ package server_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,78 +14,19 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
-
-// testCert is a self-signed certificate for 127.0.0.1, made once per test
-// binary, in PEM files as the server reads them.
-type testCert struct {
-	certFile, keyFile string
-	pool              *x509.CertPool
-}
-
-var (
-	certOnce sync.Once
-	cert     testCert
-	certErr  error
-)
-
-func selfSigned(t testing.TB) testCert {
-	t.Helper()
-	certOnce.Do(func() { cert, certErr = makeCert() })
-	if certErr != nil {
-		t.Fatal(certErr)
-	}
-	return cert
-}
-
-func makeCert() (testCert, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return testCert{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wsify test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return testCert{}, err
-	}
-	return writeCert(der, key)
-}
-
-func writeCert(der []byte, key *ecdsa.PrivateKey) (testCert, error) {
-	dir, err := os.MkdirTemp("", "wsify-tls")
-	if err != nil {
-		return testCert{}, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return testCert{}, err
-	}
-	c := testCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool()}
-	leaf, _ := x509.ParseCertificate(der)
-	c.pool.AddCert(leaf)
-	err = os.WriteFile(c.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	if err == nil {
-		err = os.WriteFile(c.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-	}
-	return c, err
-}
 
 // startTLS runs a server whose listener speaks TLS only.
 func startTLS(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
-	c := selfSigned(t)
-	cfg.TLSCertFile, cfg.TLSKeyFile = c.certFile, c.keyFile
+	c := servertest.SelfSigned(t)
+	cfg.TLSCertFile, cfg.TLSKeyFile = c.CertFile, c.KeyFile
 	return start(t, cfg)
 }
 
 func clientTLS(t testing.TB) *tls.Config {
-	return &tls.Config{RootCAs: selfSigned(t).pool}
+	return &tls.Config{RootCAs: servertest.SelfSigned(t).Pool}
 }
 
 // dialWSS opens a wss:// client with gorilla/websocket.
@@ -142,7 +73,7 @@ func clientHello(t testing.TB) []byte {
 	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()
-	go tls.Client(a, &tls.Config{ServerName: "localhost", RootCAs: selfSigned(t).pool}).Handshake()
+	go tls.Client(a, &tls.Config{ServerName: "localhost", RootCAs: servertest.SelfSigned(t).Pool}).Handshake()
 	b.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var hello []byte
 	buf := make([]byte, 4096)

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 func TestTLSJoinBroadcastRoundTrip(t *testing.T) {
@@ -280,7 +281,7 @@ func stillServesTLS(t testing.TB, s *server.Server) {
 func dialTLSSmallWindow(t testing.TB, s *server.Server) *tls.Conn {
 	t.Helper()
 	raw := dialSmallWindowTCP(t, s)
-	c := tls.Client(raw, &tls.Config{RootCAs: selfSigned(t).pool, ServerName: "127.0.0.1"})
+	c := tls.Client(raw, &tls.Config{RootCAs: servertest.SelfSigned(t).Pool, ServerName: "127.0.0.1"})
 	c.SetDeadline(time.Now().Add(rawTimeout))
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
