@@ -6,9 +6,11 @@ import (
 	"sync"
 )
 
-// bus connects the memory brokers of one process that share its name.
+// bus connects the memory brokers of one process that share its name. An
+// unnamed bus is private to one node: nobody can hear its publications.
 type bus struct {
-	mu   sync.RWMutex
+	private bool // no other node can join: Publish has no one to call
+	mu      sync.RWMutex
 	subs map[string][]*memoryBroker // nodes wanting each channel; guarded by mu
 }
 
@@ -21,7 +23,7 @@ var buses = struct {
 func busNamed(url string) *bus {
 	name, ok := strings.CutPrefix(url, "memory://")
 	if !ok || name == "" {
-		return &bus{subs: map[string][]*memoryBroker{}}
+		return &bus{private: true, subs: map[string][]*memoryBroker{}}
 	}
 	buses.Lock()
 	defer buses.Unlock()
@@ -52,6 +54,9 @@ func openMemory(cfg Config, h Handlers, node nodeID) *memoryBroker {
 // channel, under the bus's read lock: handlers must not Subscribe.
 func (m *memoryBroker) Publish(channel, frame []byte) error {
 	m.published.Add(1)
+	if m.bus.private { // the single-node default: no process-wide lock per publication
+		return nil
+	}
 	m.bus.mu.RLock()
 	defer m.bus.mu.RUnlock()
 	for _, n := range m.bus.subs[string(channel)] {
