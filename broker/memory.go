@@ -11,7 +11,7 @@ import (
 type bus struct {
 	private bool // no other node can join: Publish has no one to call
 	mu      sync.RWMutex
-	subs map[string][]*memoryBroker // nodes wanting each channel; guarded by mu
+	subs    map[string][]*memoryBroker // nodes wanting each channel; guarded by mu
 }
 
 // buses are the named buses of the process ("memory://NAME").
