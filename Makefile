@@ -37,8 +37,10 @@ fuzz:
 
 # bench runs the Go benchmarks of the hot paths (allocations reported), then
 # the load tool's suite at the issue's sizes; figures in bench/RESULTS.md.
+# BENCHTIME=1s for steadier figures; the tables hold hundreds of cases.
+BENCHTIME ?= 200ms
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./protocol/ ./hub/
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./protocol/ ./hub/
 	$(GO) run ./bench/cmd/wsbench $(BENCHFLAGS) suite
 
 # bench-tool runs the load tool (bench/cmd/wsbench) at the issue's sizes:
