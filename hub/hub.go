@@ -22,8 +22,9 @@ type Task interface{ Run() }
 
 // Config configures a Hub. The zero value fans out inline on the caller.
 type Config struct {
-	// Dispatch runs a task on a worker pool without blocking. Nil runs every
-	// flush on the publishing goroutine.
+	// Dispatch runs a task on a worker pool without blocking. Every flush
+	// goes through it, so Publish returns once the frame is queued. Nil
+	// runs every flush on the publishing goroutine.
 	Dispatch func(Task)
 	// Parallelism is how many chunks a large fan-out is split into.
 	// 0 means runtime.GOMAXPROCS(0).

@@ -149,15 +149,16 @@ func TestPublishOwedFlush(t *testing.T) {
 }
 
 // chunkCases drives TestPublishChunks: how many tasks a fan-out is split
-// into for Parallelism and MinChunk; the caller runs the last chunk itself.
+// into for Parallelism and MinChunk; every chunk goes to Dispatch.
 var chunkCases = []struct {
 	subs, parallelism, minChunk, dispatched int
 }{
-	{subs: 100, parallelism: 4, minChunk: 10, dispatched: 3}, // 4 chunks of 25
-	{subs: 30, parallelism: 4, minChunk: 10, dispatched: 2},  // MinChunk wins: 3 chunks of 10
-	{subs: 31, parallelism: 4, minChunk: 10, dispatched: 3},  // 10+10+10+1
-	{subs: 5, parallelism: 4, minChunk: 128, dispatched: 0},  // too few to share
-	{subs: 1000, parallelism: 1, minChunk: 1, dispatched: 0}, // one worker, one chunk
+	{subs: 100, parallelism: 4, minChunk: 10, dispatched: 4}, // 4 chunks of 25
+	{subs: 30, parallelism: 4, minChunk: 10, dispatched: 3},  // MinChunk wins: 3 chunks of 10
+	{subs: 31, parallelism: 4, minChunk: 10, dispatched: 4},  // 10+10+10+1
+	{subs: 5, parallelism: 4, minChunk: 128, dispatched: 1},  // too few to share
+	{subs: 1000, parallelism: 1, minChunk: 1, dispatched: 1}, // one worker, one chunk
+	{subs: 0, parallelism: 4, minChunk: 1, dispatched: 0},    // nobody to write to
 }
 
 func TestPublishChunks(t *testing.T) {
@@ -172,6 +173,30 @@ func TestPublishChunks(t *testing.T) {
 			t.Errorf("%+v: %d tasks dispatched", c, dispatched)
 		}
 		checkFlushes(t, subs)
+	}
+}
+
+// TestPublishReturnsBeforeWrites pins that a publisher with workers only
+// queues: every write waits for a worker, so frames that pile up for one
+// subscriber meanwhile leave in one write, and a subscriber that already
+// owes a flush gets no second task.
+func TestPublishReturnsBeforeWrites(t *testing.T) {
+	var tasks []hub.Task
+	h := hub.New(hub.Config{Dispatch: func(t hub.Task) { tasks = append(tasks, t) }, Parallelism: 2, MinChunk: 1})
+	subs := newSubs(4, true)
+	joinAll(h, "c", subs)
+	h.Publish([]byte("c"), []byte("x"))
+	h.Publish([]byte("c"), []byte("y"))
+	if len(tasks) != 2 || subs[0].stats().flushes != 0 {
+		t.Fatalf("after two publications: %d tasks, %d flushes; want 2 tasks, no write yet", len(tasks), subs[0].stats().flushes)
+	}
+	for _, task := range tasks {
+		task.Run()
+	}
+	for _, s := range subs {
+		if got := s.delivered(); s.stats().flushes != 1 || !slices.Equal(got, []string{"x", "y"}) {
+			t.Fatalf("got %q in %d flushes, want both in one", got, s.stats().flushes)
+		}
 	}
 }
 
