@@ -74,6 +74,7 @@ type conn struct {
 	outFirst    int           // guarded by mu
 	outHead     int           // bytes of out[outFirst] already sent; guarded by mu
 	outBytes    int           // bytes queued and unsent; guarded by mu
+	sending     int           // of outBytes, those in the writev under way; guarded by mu
 }
 
 // id is the server-assigned identity the authorizer sees.

@@ -16,15 +16,18 @@ func closeFrame(code ws.StatusCode, reason string) []byte {
 }
 
 // enqueue queues frame for c and reports whether the caller must Flush. A
-// subscriber whose unsent bytes would pass the outbox limit is closed with
+// subscriber whose waiting bytes would pass the outbox limit is closed with
 // 1008 instead: it never stalls the publisher or the other subscribers.
+// Bytes in the writev under way are not waiting: the kernel may have taken
+// them already while their writer waits for a core, and a reader that keeps
+// up must not look slow for that.
 func (c *conn) enqueue(frame []byte) bool {
 	c.mu.Lock()
 	if c.closed || c.closing {
 		c.mu.Unlock()
 		return false
 	}
-	if c.outBytes > 0 && c.outBytes+len(frame) > c.srv.cfg.OutboxBytes {
+	if waiting := c.outBytes - c.sending; waiting > 0 && waiting+len(frame) > c.srv.cfg.OutboxBytes {
 		c.srv.stats.slowConsumers.Add(1)
 		start := c.requestCloseLocked(ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded")
 		c.mu.Unlock()
@@ -90,9 +93,11 @@ func (c *conn) writeLoopLocked() {
 			continue
 		}
 		bufs, head := c.out[c.outFirst:c.unsentEndLocked()], c.outHead
+		c.sending = c.outBytes // all of it: plain writes everything, TLS sealed everything first
 		c.mu.Unlock()
 		n, err := netpoll.Writev(c.fd, bufs, head)
 		c.mu.Lock()
+		c.sending = 0
 		if !c.wroteLocked(n, err) {
 			c.mu.Unlock()
 			return
