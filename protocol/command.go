@@ -143,7 +143,7 @@ func ChannelName(raw []byte, maxChannel int) ([]byte, *Error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return nil, ErrBadChannel
 	}
-	if end, _, ok := scanString(raw, 0); !ok || end != len(raw) {
+	if end, ok := scanString(raw, 0); !ok || end != len(raw) {
 		return nil, ErrBadChannel
 	}
 	return channelName(raw, maxChannel)
