@@ -10,8 +10,7 @@ import (
 // every subscriber: {"channel":<name>,"content":<content as published>}. It
 // is encoded once per publication and shared by all deliveries.
 func AppendBroadcastFrame(dst, channel, content []byte) []byte {
-	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
-	dst = AppendHeader(dst, ws.OpText, n)
+	dst = AppendHeader(dst, ws.OpText, broadcastJSONLen(channel, content))
 	dst = append(dst, `{"channel":`...)
 	dst = AppendString(dst, channel)
 	dst = append(dst, `,"content":`...)
@@ -21,8 +20,13 @@ func AppendBroadcastFrame(dst, channel, content []byte) []byte {
 
 // BroadcastFrameLen is len(AppendBroadcastFrame(nil, channel, content)).
 func BroadcastFrameLen(channel, content []byte) int {
-	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
+	n := broadcastJSONLen(channel, content)
 	return HeaderLen(n) + n
+}
+
+// broadcastJSONLen is the length of the payload of a broadcast frame.
+func broadcastJSONLen(channel, content []byte) int {
+	return len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
 }
 
 // BroadcastFrame encodes a publication into a frame of its own, sized
