@@ -36,8 +36,6 @@ type Command struct {
 	ID      []byte // raw JSON of "id" (string or number); nil when absent
 	Channel []byte // channel name, unescaped and trimmed
 	Content []byte // raw JSON of args.content; nil when absent
-
-	name, args, id []byte // raw member values seen by the decoder
 }
 
 // Decode decodes a client message. maxChannel bounds the channel name
@@ -45,64 +43,61 @@ type Command struct {
 // the ID when one was validly given, so the error reply can carry it.
 func Decode(c *Command, p []byte, maxChannel int) *Error {
 	*c = Command{Raw: p}
+	var name, args, id []byte
+	err := scanMessage(p, func(key, value []byte) {
+		switch {
+		case keyIs(key, "command"):
+			name = value
+		case keyIs(key, "args"):
+			args = value
+		case keyIs(key, "id"):
+			id = value
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if id != nil {
+		if k := id[0]; k != '"' && k != '-' && !isDigit(k) {
+			return ErrBadID
+		}
+		c.ID = id
+	}
+	return c.decodeBody(name, args, maxChannel)
+}
+
+// scanMessage checks that p is valid UTF-8 holding one JSON object and
+// calls fn for each of its members; Decode and DecodePublication share it.
+func scanMessage(p []byte, fn member) *Error {
 	if !utf8.Valid(p) {
 		return ErrBadUTF8
 	}
 	i := skipSpace(p, 0)
 	if i >= len(p) || p[i] != '{' {
-		return notObject(p)
+		if Valid(p) {
+			return ErrNotObject
+		}
+		return ErrBadJSON
 	}
-	end, ok := scanObject(p, i, 1, c.topMember)
+	end, ok := scanObject(p, i, 1, fn)
 	if !ok || skipSpace(p, end) != len(p) {
 		return ErrBadJSON
 	}
-	if err := c.checkID(); err != nil {
-		return err
-	}
-	return c.decodeBody(maxChannel)
-}
-
-func notObject(p []byte) *Error {
-	if Valid(p) {
-		return ErrNotObject
-	}
-	return ErrBadJSON
-}
-
-func (c *Command) topMember(key, value []byte) {
-	switch {
-	case keyIs(key, "command"):
-		c.name = value
-	case keyIs(key, "args"):
-		c.args = value
-	case keyIs(key, "id"):
-		c.id = value
-	}
-}
-
-func (c *Command) checkID() *Error {
-	if c.id == nil {
-		return nil
-	}
-	if k := c.id[0]; k != '"' && k != '-' && !isDigit(k) {
-		return ErrBadID
-	}
-	c.ID = c.id
 	return nil
 }
 
-func (c *Command) decodeBody(maxChannel int) *Error {
-	if len(c.name) == 0 || c.name[0] != '"' {
+func (c *Command) decodeBody(name, args []byte, maxChannel int) *Error {
+	if len(name) == 0 || name[0] != '"' {
 		return ErrNoCommand
 	}
-	c.Kind = kindOf(c.name[1 : len(c.name)-1])
+	c.Kind = kindOf(name[1 : len(name)-1])
 	if c.Kind == 0 {
 		return ErrUnknownCommand
 	}
-	if len(c.args) == 0 || c.args[0] != '{' {
+	if len(args) == 0 || args[0] != '{' {
 		return ErrBadArgs
 	}
-	return c.decodeArgs(maxChannel)
+	return c.decodeArgs(args, maxChannel)
 }
 
 func kindOf(name []byte) Kind {
@@ -114,9 +109,9 @@ func kindOf(name []byte) Kind {
 	return 0
 }
 
-func (c *Command) decodeArgs(maxChannel int) *Error {
+func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
 	var channel []byte
-	scanObject(c.args, 0, 1, func(key, value []byte) {
+	scanObject(args, 0, 1, func(key, value []byte) {
 		switch {
 		case keyIs(key, "channel"):
 			channel = value
@@ -143,7 +138,7 @@ func ChannelName(raw []byte, maxChannel int) ([]byte, *Error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return nil, ErrBadChannel
 	}
-	if end, _, ok := scanString(raw, 0); !ok || end != len(raw) {
+	if end, ok := scanString(raw, 0); !ok || end != len(raw) {
 		return nil, ErrBadChannel
 	}
 	return channelName(raw, maxChannel)

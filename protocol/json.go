@@ -32,8 +32,7 @@ func scanValue(b []byte, i, depth int) (int, bool) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, ok := scanString(b, i)
-		return end, ok
+		return scanString(b, i)
 	case c == '{':
 		return scanObject(b, i, depth+1, nil)
 	case c == '[':
@@ -77,7 +76,7 @@ func scanMember(b []byte, i, depth int, fn member) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
-	kend, _, ok := scanString(b, i)
+	kend, ok := scanString(b, i)
 	if !ok {
 		return kend, false
 	}
@@ -115,25 +114,23 @@ func scanArray(b []byte, i, depth int) (int, bool) {
 	return i, false
 }
 
-// scanString validates the string at b[i] (which must be '"') and reports
-// whether it holds escapes.
-func scanString(b []byte, i int) (end int, escaped, ok bool) {
+// scanString validates the string at b[i] (which must be '"').
+func scanString(b []byte, i int) (end int, ok bool) {
 	for i++; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, escaped, true
+			return i + 1, true
 		case c < 0x20:
-			return i, escaped, false
+			return i, false
 		case c == '\\':
-			escaped = true
 			n := escapeLen(b[i:])
 			if n == 0 {
-				return i, escaped, false
+				return i, false
 			}
 			i += n - 1
 		}
 	}
-	return i, escaped, false
+	return i, false
 }
 
 // escapeLen returns the length of the escape sequence at the start of b, or

@@ -1,7 +1,5 @@
 package protocol
 
-import "unicode/utf8"
-
 // Publication is the body of POST /broadcast: {"channel":..,"content":..},
 // or the older {"channel":..,"args":{"content":..}}.
 type Publication struct {
@@ -12,15 +10,8 @@ type Publication struct {
 // DecodePublication decodes a POST /broadcast body.
 func DecodePublication(p *Publication, body []byte, maxChannel int) *Error {
 	*p = Publication{}
-	if !utf8.Valid(body) {
-		return ErrBadUTF8
-	}
-	i := skipSpace(body, 0)
-	if i >= len(body) || body[i] != '{' {
-		return notObject(body)
-	}
 	var channel, args []byte
-	end, ok := scanObject(body, i, 1, func(key, value []byte) {
+	err := scanMessage(body, func(key, value []byte) {
 		switch {
 		case keyIs(key, "channel"):
 			channel = value
@@ -30,8 +21,8 @@ func DecodePublication(p *Publication, body []byte, maxChannel int) *Error {
 			args = value
 		}
 	})
-	if !ok || skipSpace(body, end) != len(body) {
-		return ErrBadJSON
+	if err != nil {
+		return err
 	}
 	return p.finish(channel, args, maxChannel)
 }

@@ -1,13 +1,16 @@
 package protocol
 
-import "github.com/gobwas/ws"
+import (
+	"slices"
+
+	"github.com/gobwas/ws"
+)
 
 // AppendBroadcastFrame appends the text frame that carries a publication to
 // every subscriber: {"channel":<name>,"content":<content as published>}. It
 // is encoded once per publication and shared by all deliveries.
 func AppendBroadcastFrame(dst, channel, content []byte) []byte {
-	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
-	dst = AppendHeader(dst, ws.OpText, n)
+	dst = AppendHeader(dst, ws.OpText, broadcastJSONLen(channel, content))
 	dst = append(dst, `{"channel":`...)
 	dst = AppendString(dst, channel)
 	dst = append(dst, `,"content":`...)
@@ -17,8 +20,13 @@ func AppendBroadcastFrame(dst, channel, content []byte) []byte {
 
 // BroadcastFrameLen is len(AppendBroadcastFrame(nil, channel, content)).
 func BroadcastFrameLen(channel, content []byte) int {
-	n := len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
+	n := broadcastJSONLen(channel, content)
 	return HeaderLen(n) + n
+}
+
+// broadcastJSONLen is the length of the payload of a broadcast frame.
+func broadcastJSONLen(channel, content []byte) int {
+	return len(`{"channel":,"content":}`) + stringLen(channel) + len(content)
 }
 
 // BroadcastFrame encodes a publication into a frame of its own, sized
@@ -37,10 +45,21 @@ func AppendOKFrame(dst, id []byte) []byte {
 }
 
 // AppendErrorFrame appends the text frame of an error reply, with the id
-// when one was given.
+// when one was given. The body is sized first so that it is written in
+// place: one allocation, not three, when dst is nil.
 func AppendErrorFrame(dst, id []byte, e *Error) []byte {
-	body := AppendErrorJSON(make([]byte, 0, 64+len(id)+len(e.Message)), id, e)
-	return AppendFrame(dst, ws.OpText, body)
+	n := errorJSONLen(id, e)
+	dst = slices.Grow(dst, HeaderLen(n)+n)
+	return AppendErrorJSON(AppendHeader(dst, ws.OpText, n), id, e)
+}
+
+// errorJSONLen is len(AppendErrorJSON(nil, id, e)).
+func errorJSONLen(id []byte, e *Error) int {
+	n := len(`{"error":{"code":,"message":}}`) + stringLen([]byte(e.Code)) + stringLen([]byte(e.Message))
+	if id != nil {
+		n += len(`"id":,`) + len(id)
+	}
+	return n
 }
 
 // AppendErrorJSON appends {"id":<id>,"error":{"code":..,"message":..}}, the

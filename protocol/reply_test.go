@@ -178,6 +178,18 @@ func TestAppendFrameAllocs(t *testing.T) {
 	}
 }
 
+func TestAppendErrorFrameAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector copies the []byte(string) conversions of the error texts")
+	}
+	id := []byte(`"req-1"`)
+	if a := testing.AllocsPerRun(1000, func() {
+		protocol.AppendErrorFrame(nil, id, protocol.ErrBadChannel)
+	}); a != 1 {
+		t.Errorf("AppendErrorFrame into a nil buffer allocates %v times, want 1", a)
+	}
+}
+
 func BenchmarkAppendBroadcastFrame(b *testing.B) {
 	for _, c := range broadcastCases {
 		channel, content := []byte(c.channel), []byte(c.content)
