@@ -76,6 +76,11 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 	if ap.Addr().Is6() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
+	// Accepted sockets inherit TCP_NODELAY from the listener on Linux, which
+	// saves Accept a setsockopt per connection (TestAcceptNoDelay pins it).
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return err
+	}
 	if err := unix.Bind(fd, addrPortToSockaddr(ap)); err != nil {
 		return err
 	}
@@ -94,7 +99,6 @@ func Accept(lfd int) (int, netip.AddrPort, error) {
 	if err != nil {
 		return -1, netip.AddrPort{}, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	return fd, sockaddrToAddrPort(sa), nil
 }
 
