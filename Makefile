@@ -46,7 +46,7 @@ fuzz:
 BENCHTIME ?= 200ms
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./protocol/ ./hub/
-	$(GO) run ./bench/cmd/wsbench $(BENCHFLAGS) suite
+	@$(MAKE) --no-print-directory bench-tool
 
 # bench-tool runs the load tool (bench/cmd/wsbench) at the issue's sizes:
 # idle, fan-out and connect churn against a freshly built server; JSON and

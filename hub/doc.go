@@ -15,5 +15,6 @@
 // per publication, by the first subscriber that asks for it.
 //
 // Lock order: shard.mu, then channel.mu, then whatever a Subscriber locks in
-// Enqueue, then Message.mu. Nothing here calls into a Subscriber's Flush under a hub lock.
+// Enqueue, then the Message's sync.Once. Nothing here calls into a
+// Subscriber's Flush under a hub lock.
 package hub

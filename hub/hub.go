@@ -119,8 +119,7 @@ func (h *Hub) Publish(name []byte, frame []byte) int {
 	m := messagePool.Get().(*Message)
 	m.Frame = frame
 	n := h.PublishMessage(name, m)
-	m.Frame, m.alt = nil, nil
-	m.built.Store(false)
+	*m = Message{}
 	messagePool.Put(m)
 	return n
 }

@@ -1,9 +1,6 @@
 package hub
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
 // Message is one publication as its subscribers receive it: Frame, encoded
 // once for all of them, and an optional variant of it (such as the
@@ -13,9 +10,8 @@ type Message struct {
 	Frame []byte
 
 	variant func(frame []byte) []byte // builds the variant; nil: none
-	built   atomic.Bool               // alt is set
-	mu      sync.Mutex                // serialises the build
-	alt     []byte                    // written once under mu, before built
+	once    sync.Once                 // runs build
+	alt     []byte                    // the variant, set by build
 }
 
 // messagePool recycles the variant-less messages of Publish: subscribers
@@ -32,19 +28,15 @@ func NewMessage(frame []byte, variant func(frame []byte) []byte) *Message {
 // Variant returns the variant frame, building it on the first call. It is
 // safe for concurrent use and does not allocate after the first call.
 func (m *Message) Variant() []byte {
-	if m.built.Load() {
-		return m.alt
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.built.Load() {
-		m.alt = m.Frame
-		if m.variant != nil {
-			if v := m.variant(m.Frame); v != nil {
-				m.alt = v
-			}
-		}
-		m.built.Store(true)
-	}
+	m.once.Do(m.build)
 	return m.alt
+}
+
+func (m *Message) build() {
+	m.alt = m.Frame
+	if m.variant != nil {
+		if v := m.variant(m.Frame); v != nil {
+			m.alt = v
+		}
+	}
 }

@@ -4,6 +4,7 @@ package netpoll
 
 import (
 	"fmt"
+	"net"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -19,4 +20,16 @@ func DupFile(fd int) (*os.File, error) {
 		return nil, fmt.Errorf("netpoll: dup: %w", err)
 	}
 	return os.NewFile(uintptr(dup), "socket"), nil
+}
+
+// ToNetConn turns fd into a net.Conn served by the Go runtime's poller. fd
+// itself is left open for the caller to close through CloseFD. net.FileConn
+// dups once more, so the file of DupFile is closed here.
+func ToNetConn(fd int) (net.Conn, error) {
+	f, err := DupFile(fd)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileConn(f)
 }

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Event is a set of readiness conditions.
-type Event uint32
+// Event is a set of readiness conditions. It is easygo's own type, so
+// callbacks go to easygo as they are, without a converting closure each.
+type Event = netpoll.EpollEvent
 
 // Readiness conditions. Hangup covers errors and peer hang-ups, which the
 // kernel reports whatever was asked for.
@@ -53,18 +54,18 @@ func New() (*Poller, error) {
 
 // Add registers fd for a single notification of ev.
 func (p *Poller) Add(fd int, ev Event, cb func(Event)) error {
-	return p.ep.Add(fd, netpoll.EpollEvent(ev|unix.EPOLLONESHOT), func(e netpoll.EpollEvent) { cb(Event(e)) })
+	return p.ep.Add(fd, ev|unix.EPOLLONESHOT, cb)
 }
 
 // AddListener registers a listening socket, level-triggered and lasting, so
 // that a backlog left after one callback fires again.
 func (p *Poller) AddListener(fd int, cb func()) error {
-	return p.ep.Add(fd, netpoll.EPOLLIN, func(netpoll.EpollEvent) { cb() })
+	return p.ep.Add(fd, netpoll.EPOLLIN, func(Event) { cb() })
 }
 
 // Rearm asks for one more notification of ev on fd.
 func (p *Poller) Rearm(fd int, ev Event) error {
-	return p.ep.Mod(fd, netpoll.EpollEvent(ev|unix.EPOLLONESHOT))
+	return p.ep.Mod(fd, ev|unix.EPOLLONESHOT)
 }
 
 // Remove unregisters fd without closing it.
@@ -86,7 +87,7 @@ func (p *Poller) CloseFD(fd int) {
 
 // bury runs on the poller goroutine, after the callbacks of its batch were
 // looked up, so no event of a buried fd can reach a new owner of its number.
-func (p *Poller) bury(netpoll.EpollEvent) {
+func (p *Poller) bury(Event) {
 	var buf [8]byte
 	unix.Read(p.eventFD, buf[:])
 	p.mu.Lock()

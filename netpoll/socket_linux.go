@@ -12,9 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrAgain reports that a non-blocking call would block.
-var ErrAgain = unix.EAGAIN
-
 // ListenConfig sets up the listening socket.
 type ListenConfig struct {
 	ReusePort bool // SO_REUSEPORT, so several processes share one port
@@ -79,6 +76,11 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 	if ap.Addr().Is6() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
+	// Accepted sockets inherit TCP_NODELAY from the listener on Linux, which
+	// saves Accept a setsockopt per connection (TestAcceptNoDelay pins it).
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return err
+	}
 	if err := unix.Bind(fd, addrPortToSockaddr(ap)); err != nil {
 		return err
 	}
@@ -90,14 +92,13 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 }
 
 // Accept takes one pending connection from a listening socket as a
-// non-blocking, close-on-exec fd with TCP_NODELAY set. It returns ErrAgain
-// when none is pending.
+// non-blocking, close-on-exec fd with TCP_NODELAY set. It returns an error
+// IsAgain reports when none is pending.
 func Accept(lfd int) (int, netip.AddrPort, error) {
 	fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 	if err != nil {
 		return -1, netip.AddrPort{}, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	return fd, sockaddrToAddrPort(sa), nil
 }
 
@@ -164,16 +165,6 @@ func Shutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }
 
 // IsAgain reports whether err means the call would block.
 func IsAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }
-
-// ToNetConn turns fd into a net.Conn served by the Go runtime's poller. fd
-// itself is left open for the caller to close through CloseFD.
-func ToNetConn(fd int) (net.Conn, error) {
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("netpoll: dup: %w", err)
-	}
-	return fileConn(dup)
-}
 
 func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {

@@ -150,12 +150,19 @@ func TestInvalidSettingsStopStartup(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "", "log level"},
 		{[]string{"--listen-addr", "nowhere:xx"}, "", "listen"},
 	} {
-		cmd := exec.Command(binary, tc.args...)
-		cmd.Env = append(os.Environ(), tc.env)
-		out, err := cmd.CombinedOutput()
-		if code := exitCode(err); code == 0 || !strings.Contains(string(out), tc.want) {
-			t.Errorf("%v %s: exit %d, output %q; want a failure naming %s", tc.args, tc.env, code, out, tc.want)
-		}
+		checkStartupFails(t, tc.args, []string{tc.env}, tc.want)
+	}
+}
+
+// checkStartupFails runs the binary with args, and env added to this
+// process's environment, and checks it exits non-zero saying want.
+func checkStartupFails(t *testing.T, args, env []string, want string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code == 0 || !strings.Contains(string(out), want) {
+		t.Errorf("%q %q: exit %d, output %q; want a failure saying %q", args, env, code, out, want)
 	}
 }
 

@@ -2,9 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -23,15 +20,13 @@ func TestTLSAndCompressionSettings(t *testing.T) {
 // with a message that says so.
 func TestBadTLSSettingsStopStartup(t *testing.T) {
 	missing := t.TempDir() + "/none.pem"
-	for _, tc := range []struct{ env, want string }{
-		{"WSIFY_TLS_CERT=" + missing, "TLS needs both"},
-		{"WSIFY_TLS_CERT=" + missing + "\x00WSIFY_TLS_KEY=" + missing, "load TLS certificate"},
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"WSIFY_TLS_CERT=" + missing}, "TLS needs both"},
+		{[]string{"WSIFY_TLS_CERT=" + missing, "WSIFY_TLS_KEY=" + missing}, "load TLS certificate"},
 	} {
-		cmd := exec.Command(binary, "--listen-addr", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), strings.Split(tc.env, "\x00")...)
-		out, err := cmd.CombinedOutput()
-		if code := exitCode(err); code == 0 || !strings.Contains(string(out), tc.want) {
-			t.Errorf("%q: exit %d, output %q; want a failure saying %q", tc.env, code, out, tc.want)
-		}
+		checkStartupFails(t, []string{"--listen-addr", "127.0.0.1:0"}, tc.env, tc.want)
 	}
 }

@@ -1,0 +1,49 @@
+package netpoll
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestAcceptNoDelay: Accept reports IsAgain with nothing pending, and the
+// socket it returns has TCP_NODELAY, which it inherits from the listener.
+func TestAcceptNoDelay(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		lfd, bound, err := Listen(addr, ListenConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer CloseListener(lfd)
+		if _, _, err := Accept(lfd); !IsAgain(err) {
+			t.Fatalf("%s: Accept with nothing pending: %v, want EAGAIN", addr, err)
+		}
+		c, err := net.Dial("tcp", bound.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fd := acceptOne(t, lfd)
+		defer unix.Close(fd)
+		if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v == 0 {
+			t.Fatalf("%s: accepted socket TCP_NODELAY %d (%v), want on", addr, v, err)
+		}
+	}
+}
+
+func acceptOne(t *testing.T, lfd int) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		fd, _, err := Accept(lfd)
+		if err == nil {
+			return fd
+		}
+		if !IsAgain(err) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no connection to accept")
+	return -1
+}
