@@ -36,8 +36,8 @@ type churner struct {
 // runChurn runs cycles on j.Dialers goroutines until j.Count cycles,
 // j.Duration or stop, whichever comes first.
 func runChurn(j job, w *lineWriter, stop <-chan struct{}) (workerResult, error) {
-	c := &churner{j: j, d: newDialer(j.Addr, j.Query, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int),
-		req: rawHandshake(j.Addr, j.Query)}
+	c := &churner{j: j, d: newDialer(j.Addr, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int),
+		req: rawHandshake(j.Addr)}
 	for _, s := range j.Sources {
 		c.srcs = append(c.srcs, netip.MustParseAddr(s))
 	}

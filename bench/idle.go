@@ -25,10 +25,10 @@ func (s *session) idle() error {
 	}
 	base := Sample{RSS: before.srv.RSS, Goroutines: before.stats.Goroutines, Threads: before.srv.Threads}
 	s.res.Ramp.Samples = append([]Sample{base}, s.res.Ramp.Samples...)
-	return s.idleMeasure(ir, n)
+	return s.idleMeasure(ir)
 }
 
-func (s *session) idleMeasure(ir *IdleResult, n int) error {
+func (s *session) idleMeasure(ir *IdleResult) error {
 	after, settle, err := s.settled()
 	if err != nil {
 		return err

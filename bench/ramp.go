@@ -1,11 +1,6 @@
 package bench
 
-import (
-	"runtime"
-	"time"
-)
-
-func numCPU() int { return runtime.NumCPU() }
+import "time"
 
 // Ramp is how the connections were opened.
 type Ramp struct {

@@ -22,12 +22,8 @@ type rawConn struct {
 
 // rawHandshake is the upgrade request; its key is RFC 6455's sample, so
 // the expected Sec-WebSocket-Accept is known in advance.
-func rawHandshake(addr, query string) []byte {
-	target := "/ws"
-	if query != "" {
-		target += "?" + query
-	}
-	return []byte("GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+func rawHandshake(addr string) []byte {
+	return []byte("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 }
 

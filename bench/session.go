@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -134,7 +135,7 @@ func window(a, b snapshot) Window {
 	if w.Seconds > 0 {
 		w.ServerCPUPct = 100 * w.ServerCPU / w.Seconds
 		w.ToolCPUPct = 100 * w.ToolCPU / w.Seconds
-		w.MachineBusyPc = 100 * (b.busy - a.busy) / w.Seconds / float64(numCPU())
+		w.MachineBusyPc = 100 * (b.busy - a.busy) / w.Seconds / float64(runtime.NumCPU())
 	}
 	return w
 }
