@@ -47,10 +47,14 @@ func (s *session) subscribeJobs(n int) []job {
 	return jobs
 }
 
-// rampUp starts the subscribe workers and waits until every connection
-// has joined or failed (or a limit passes), sampling the server every
-// 200ms for the RSS chart.
-func (s *session) rampUp(n int) (*Ramp, error) {
+// rampUp sizes the client side for cfg.Conns connections, starts the
+// subscribe workers and waits until every connection has joined or failed
+// (or a limit passes), sampling the server every 200ms for the RSS chart.
+func (s *session) rampUp() (*Ramp, error) {
+	n := s.cfg.Conns
+	if err := s.plan(n, n); err != nil {
+		return nil, err
+	}
 	r := &Ramp{Target: n}
 	start := time.Now()
 	f, err := startFleet(s.subscribeJobs(n))
