@@ -42,7 +42,6 @@ func Run(cfg Config) (*Result, error) {
 		f.BareWrites = f.MicrosPerWrite / s.bareWrite()
 	}
 	s.close()
-	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 	return s.res, s.write()
 }
 

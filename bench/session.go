@@ -57,7 +57,7 @@ func (s *session) open() error {
 	return err
 }
 
-// close stops whatever the session started.
+// close stops whatever the session started; a second call does nothing.
 func (s *session) close() {
 	if s.prof != nil {
 		s.prof.stop()
@@ -74,6 +74,7 @@ func (s *session) close() {
 	if s.binDir != "" {
 		os.RemoveAll(s.binDir)
 	}
+	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 }
 
 // toolPIDs are the tool's own processes: coordinator and workers.
