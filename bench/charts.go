@@ -53,10 +53,9 @@ func density(h *Hist, lo, hi float64, n int) [][2]float64 {
 	bins := make([]float64, n)
 	step := math.Log10(hi/lo) / float64(n)
 	for _, i := range h.buckets() {
-		c := h.count(i)
 		mid := float64(bucketLow(i)+bucketHigh(i)) / 2 / 1000
 		k := int(math.Log10(math.Max(mid, lo)/lo) / step)
-		bins[min(max(k, 0), n-1)] += float64(c)
+		bins[min(max(k, 0), n-1)] += float64(h.counts[i])
 	}
 	var pts [][2]float64
 	for k, c := range bins {
@@ -76,7 +75,7 @@ func cumulative(h *Hist) [][2]float64 {
 		if len(pts) == 0 {
 			pts = append(pts, [2]float64{float64(bucketLow(i)) / 1000, 0})
 		}
-		seen += h.count(i)
+		seen += h.counts[i]
 		pts = append(pts, [2]float64{x, 100 * float64(seen) / float64(h.N)})
 	}
 	return pts

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -35,8 +36,8 @@ type churner struct {
 // runChurn runs cycles on j.Dialers goroutines until j.Count cycles,
 // j.Duration or stop, whichever comes first.
 func runChurn(j job, w *lineWriter, stop <-chan struct{}) (workerResult, error) {
-	c := &churner{j: j, d: newDialer(j.Addr, j.Query, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int),
-		req: rawHandshake(j.Addr, j.Query)}
+	c := &churner{j: j, d: newDialer(j.Addr, j.Sources, time.Duration(j.Timeout)), failures: make(map[string]int),
+		req: rawHandshake(j.Addr)}
 	for _, s := range j.Sources {
 		c.srcs = append(c.srcs, netip.MustParseAddr(s))
 	}
@@ -109,62 +110,8 @@ func (c *churner) wait(k int) bool {
 // cycleOnce connects, joins, waits for the ok, closes with 1000 and waits
 // for the server's close; it returns why it failed, or "".
 func (c *churner) cycleOnce(i int, up, jn, cy *Hist) string {
-	if c.j.Client == "raw" {
-		return c.rawCycle(i, up, jn, cy)
-	}
 	t0 := time.Now()
-	conn, pending, err := c.d.dial(i)
-	if err != nil {
-		return failReason(err)
-	}
-	defer conn.Close()
-	t1 := time.Now()
-	up.Record(uint64(t1.Sub(t0).Microseconds()))
-	conn.SetDeadline(t1.Add(time.Duration(c.j.Timeout)))
-	if _, err := conn.Write(joinFrame(channelName(i%max(c.j.Channels, 1)), i)); err != nil {
-		return "join_write"
-	}
-	rd := frameReader{c: conn, buf: pending}
-	f, err := rd.next()
-	if err != nil || f.op != ws.OpText || !bytes.Contains(f.payload, okReply) {
-		return "join_reply"
-	}
-	jn.Record(uint64(time.Since(t1).Microseconds()))
-	if _, err := conn.Write(closeFrame1000); err != nil {
-		return "close_write"
-	}
-	if f, err := rd.next(); err != nil || f.op != ws.OpClose {
-		return "close_reply"
-	}
-	cy.Record(uint64(time.Since(t0).Microseconds()))
-	return ""
-}
-
-// frameReader reads server frames from a blocking connection.
-type frameReader struct {
-	c   net.Conn
-	buf []byte
-	tmp [512]byte
-}
-
-func (r *frameReader) next() (serverFrame, error) {
-	for {
-		if f, n := parseServerFrame(r.buf); n > 0 {
-			r.buf = r.buf[n:]
-			return f, nil
-		}
-		n, err := r.c.Read(r.tmp[:])
-		if err != nil {
-			return serverFrame{}, err
-		}
-		r.buf = append(r.buf, r.tmp[:n]...)
-	}
-}
-
-// rawCycle is cycleOnce on a rawConn.
-func (c *churner) rawCycle(i int, up, jn, cy *Hist) string {
-	t0 := time.Now()
-	conn, err := rawDial(c.srcs[i%len(c.srcs)], c.dst, c.req, time.Duration(c.j.Timeout))
+	conn, err := c.open(i)
 	if err != nil {
 		return failReason(err)
 	}
@@ -187,4 +134,68 @@ func (c *churner) rawCycle(i int, up, jn, cy *Hist) string {
 	}
 	cy.Record(uint64(time.Since(t0).Microseconds()))
 	return ""
+}
+
+// churnConn is a client connection a cycle drives: a rawConn, or a net.Conn
+// that gobwas/ws dialed.
+type churnConn interface {
+	write(b []byte) error
+	next() (serverFrame, error)
+	close()
+}
+
+// open dials connection i with the job's client.
+func (c *churner) open(i int) (churnConn, error) {
+	timeout := time.Duration(c.j.Timeout)
+	if c.j.Client == "raw" {
+		conn, err := rawDial(c.srcs[i%len(c.srcs)], c.dst, c.req, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return conn, nil
+	}
+	conn, pending, err := c.d.dial(i)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	return &netConn{Conn: conn, frameReader: frameReader{r: conn, buf: pending}}, nil
+}
+
+// netConn is a blocking net.Conn read frame by frame.
+type netConn struct {
+	net.Conn
+	frameReader
+}
+
+func (c *netConn) write(b []byte) error {
+	_, err := c.Write(b)
+	return err
+}
+
+func (c *netConn) close() { c.Close() }
+
+// frameReader reads server frames from a blocking reader.
+type frameReader struct {
+	r   io.Reader
+	buf []byte // bytes read and not yet consumed
+	tmp [1024]byte
+}
+
+func (r *frameReader) next() (serverFrame, error) {
+	for {
+		if f, n := parseServerFrame(r.buf); n > 0 {
+			r.buf = r.buf[n:]
+			return f, nil
+		}
+		if err := r.fill(); err != nil {
+			return serverFrame{}, err
+		}
+	}
+}
+
+func (r *frameReader) fill() error {
+	n, err := r.r.Read(r.tmp[:])
+	r.buf = append(r.buf, r.tmp[:n]...)
+	return err
 }

@@ -41,13 +41,10 @@ func (s *session) connect() error {
 }
 
 func (s *session) churnJobs(cycles int) []job {
-	procs := s.res.Sizing.Procs
-	var jobs []job
-	for w := range procs {
-		jobs = append(jobs, job{Kind: "churn", Addr: s.tgt.Addr, Sources: s.res.Sizing.Sources, First: w, Stride: procs,
-			Count: (cycles - w + procs - 1) / procs, Channels: s.cfg.Channels, Dialers: s.cfg.Dialers,
-			Timeout: Duration(s.cfg.Timeout), Rate: s.cfg.Rate / float64(procs), Duration: Duration(s.cfg.Duration),
-			Client: s.cfg.ChurnClient})
+	jobs := s.jobs("churn", cycles)
+	for i := range jobs {
+		j := &jobs[i]
+		j.Rate, j.Duration, j.Client = s.cfg.Rate/float64(len(jobs)), Duration(s.cfg.Duration), s.cfg.ChurnClient
 	}
 	return jobs
 }

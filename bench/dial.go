@@ -18,11 +18,8 @@ type dialer struct {
 	ws  []ws.Dialer // one per source address
 }
 
-func newDialer(addr, query string, sources []string, timeout time.Duration) *dialer {
+func newDialer(addr string, sources []string, timeout time.Duration) *dialer {
 	d := &dialer{url: "ws://" + addr + "/ws"}
-	if query != "" {
-		d.url += "?" + query
-	}
 	for _, s := range sources {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(s)}, Control: bindNoPort}
 		d.ws = append(d.ws, ws.Dialer{Timeout: timeout, NetDial: nd.DialContext})

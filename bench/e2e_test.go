@@ -12,7 +12,7 @@ import (
 	"github.com/wsify/wsify/server/servertest"
 )
 
-// startServer runs wsify in this process on a free loopback port; the
+// startInProcess runs wsify in this process on a free loopback port; the
 // tool targets it like any running server (its pid is ours).
 func startInProcess(t *testing.T) string {
 	t.Helper()
@@ -25,9 +25,13 @@ func small(t *testing.T, addr, scenario string) Config {
 		IdleWindow: 200 * time.Millisecond, Settle: 2 * time.Second, Drain: 10 * time.Second, Log: io.Discard}
 }
 
-// readJSON checks that the run wrote its JSON and that it decodes.
-func readJSON(t *testing.T, r *Result) {
+// mustRun runs c and checks that the run wrote its JSON and that it decodes.
+func mustRun(t *testing.T, c Config) *Result {
 	t.Helper()
+	r, err := Run(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(r.Files[0]), r.Name+".json"))
 	var back Result
 	if err == nil {
@@ -36,16 +40,14 @@ func readJSON(t *testing.T, r *Result) {
 	if err != nil || back.Scenario != r.Scenario {
 		t.Fatalf("JSON file: %v (%q)", err, back.Scenario)
 	}
+	return r
 }
 
 func TestIdleHoldsEveryConnectionOverTwoProcesses(t *testing.T) {
 	addr := startInProcess(t)
 	c := small(t, addr, "idle")
 	c.Conns = 300
-	r, err := Run(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRun(t, c)
 	if r.Ramp.Joined != 300 || r.Idle.Connections != 300 || r.Sizing.Procs != 2 {
 		t.Fatalf("joined %d, server counted %d, procs %d", r.Ramp.Joined, r.Idle.Connections, r.Sizing.Procs)
 	}
@@ -55,7 +57,6 @@ func TestIdleHoldsEveryConnectionOverTwoProcesses(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Out, "idle-rss.svg")); err != nil {
 		t.Fatal(err)
 	}
-	readJSON(t, r)
 }
 
 func TestFanoutDeliversEveryMessageWithLatency(t *testing.T) {
@@ -64,10 +65,7 @@ func TestFanoutDeliversEveryMessageWithLatency(t *testing.T) {
 		t.Run(via, func(t *testing.T) {
 			c := small(t, addr, "fanout")
 			c.Conns, c.Channels, c.Msgs, c.Via, c.Window = 200, 3, 50, via, 4
-			r, err := Run(c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := mustRun(t, c)
 			f := r.Fanout
 			if f.Published != 50 || f.Expected != owed(200, 3, 50) || f.Received != f.Expected || f.Lost != 0 || f.Disorder != 0 {
 				t.Fatalf("published %d, expected %d, received %d, lost %d, disorder %d", f.Published, f.Expected, f.Received, f.Lost, f.Disorder)
@@ -78,7 +76,6 @@ func TestFanoutDeliversEveryMessageWithLatency(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(c.Out, "fanout-"+via+"-latency.svg")); err != nil {
 				t.Fatal(err)
 			}
-			readJSON(t, r)
 		})
 	}
 }
@@ -89,15 +86,11 @@ func TestConnectChurnsWithoutFailures(t *testing.T) {
 		t.Run(client, func(t *testing.T) {
 			c := small(t, addr, "connect")
 			c.Duration, c.Rate, c.ChurnClient = time.Second, 300, client
-			r, err := Run(c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := mustRun(t, c)
 			cr := r.Connect
 			if cr.Cycles < 100 || cr.Failed != 0 || cr.Upgrade.Count != uint64(cr.Cycles) || cr.Cycle.Count != uint64(cr.OK) {
 				t.Fatalf("%d cycles, %d failed %v, upgrades %d", cr.Cycles, cr.Failed, cr.Failures, cr.Upgrade.Count)
 			}
-			readJSON(t, r)
 		})
 	}
 }
@@ -110,10 +103,7 @@ func TestSelfStartedServerWithAuthorizer(t *testing.T) {
 	}
 	c := Config{Scenario: "connect", Auth: true, Out: t.TempDir(), Procs: 2, Dialers: 4, Rate: 200,
 		Duration: time.Second, Log: io.Discard}
-	r, err := Run(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRun(t, c)
 	cr := r.Connect
 	if !r.Target.SelfStarted || cr.Cycles < 50 || cr.Failed != 0 {
 		t.Fatalf("self-started %v, %d cycles, %d failed %v", r.Target.SelfStarted, cr.Cycles, cr.Failed, cr.Failures)

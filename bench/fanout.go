@@ -9,17 +9,13 @@ import (
 // and measures publish-to-receive latency, losses and the server's CPU per
 // delivery.
 func (s *session) fanout() error {
-	n := s.cfg.Conns
-	if err := s.plan(n, n); err != nil {
-		return err
-	}
-	ramp, err := s.rampUp(n)
+	ramp, err := s.rampUp()
 	s.res.Ramp = ramp
 	if err != nil {
 		return err
 	}
-	if ramp.Joined < n {
-		s.res.Notes = append(s.res.Notes, fmt.Sprintf("only %d of %d subscribers joined", ramp.Joined, n))
+	if ramp.Joined < ramp.Target {
+		s.res.Notes = append(s.res.Notes, fmt.Sprintf("only %d of %d subscribers joined", ramp.Joined, ramp.Target))
 	}
 	pub, err := s.publisher()
 	if err != nil {

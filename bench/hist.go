@@ -115,9 +115,6 @@ func (h *Hist) buckets() []int {
 	return idx
 }
 
-// count returns the values in bucket i.
-func (h *Hist) count(i int) uint64 { return h.counts[i] }
-
 // Quantile returns the value at quantile q (0..1) in microseconds: the
 // middle of the bucket that holds it, never above the maximum seen.
 func (h *Hist) Quantile(q float64) float64 {

@@ -7,10 +7,6 @@ import (
 
 // idle holds cfg.Conns joined connections and measures what they cost.
 func (s *session) idle() error {
-	n := s.cfg.Conns
-	if err := s.plan(n, n); err != nil {
-		return err
-	}
 	ir := &IdleResult{}
 	s.res.Idle = ir
 	before, settle, err := s.settled()
@@ -20,15 +16,15 @@ func (s *session) idle() error {
 	ir.RSSBefore, ir.GoroutinesBefore, ir.ThreadsBefore = before.srv.RSS, before.stats.Goroutines, before.srv.Threads
 	ir.HeapLiveBeforeMB, _ = s.tgt.lastGC()
 	s.logf("baseline: RSS %s, %d goroutines, %d threads (settled in %.1fs)", mib(ir.RSSBefore), ir.GoroutinesBefore, ir.ThreadsBefore, settle)
-	if s.res.Ramp, err = s.rampUp(n); err != nil {
+	if s.res.Ramp, err = s.rampUp(); err != nil {
 		return err
 	}
 	base := Sample{RSS: before.srv.RSS, Goroutines: before.stats.Goroutines, Threads: before.srv.Threads}
 	s.res.Ramp.Samples = append([]Sample{base}, s.res.Ramp.Samples...)
-	return s.idleMeasure(ir, n)
+	return s.idleMeasure(ir)
 }
 
-func (s *session) idleMeasure(ir *IdleResult, n int) error {
+func (s *session) idleMeasure(ir *IdleResult) error {
 	after, settle, err := s.settled()
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func newWSPublisher(addr string) (*wsPublisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: publisher: %w", err)
 	}
-	p := &wsPublisher{c: c, rd: frameReader{c: c}}
+	p := &wsPublisher{c: c, rd: frameReader{r: c}}
 	if br != nil {
 		p.rd.buf, _ = br.Peek(br.Buffered())
 	}

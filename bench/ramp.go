@@ -1,11 +1,6 @@
 package bench
 
-import (
-	"runtime"
-	"time"
-)
-
-func numCPU() int { return runtime.NumCPU() }
+import "time"
 
 // Ramp is how the connections were opened.
 type Ramp struct {
@@ -40,25 +35,30 @@ func (s *session) sample(since time.Time) (Sample, error) {
 		Goroutines: st.Goroutines, Threads: p.Threads}, err
 }
 
-// subscribeJobs splits n connections over the planned processes.
-func (s *session) subscribeJobs(n int) []job {
+// jobs splits n connections (subscribe) or cycles (churn) over the
+// planned processes.
+func (s *session) jobs(kind string, n int) []job {
 	procs := s.res.Sizing.Procs
-	var jobs []job
-	for w := range procs {
-		jobs = append(jobs, job{Kind: "subscribe", Addr: s.tgt.Addr, Sources: s.res.Sizing.Sources, First: w,
-			Stride: procs, Count: (n - w + procs - 1) / procs, Channels: s.cfg.Channels, Dialers: s.cfg.Dialers,
-			Timeout: Duration(s.cfg.Timeout)})
+	jobs := make([]job, procs)
+	for w := range jobs {
+		jobs[w] = job{Kind: kind, Addr: s.tgt.Addr, Sources: s.res.Sizing.Sources, First: w, Stride: procs,
+			Count: (n - w + procs - 1) / procs, Channels: s.cfg.Channels, Dialers: s.cfg.Dialers,
+			Timeout: Duration(s.cfg.Timeout)}
 	}
 	return jobs
 }
 
-// rampUp starts the subscribe workers and waits until every connection
-// has joined or failed (or a limit passes), sampling the server every
-// 200ms for the RSS chart.
-func (s *session) rampUp(n int) (*Ramp, error) {
+// rampUp sizes the client side for cfg.Conns connections, starts the
+// subscribe workers and waits until every connection has joined or failed
+// (or a limit passes), sampling the server every 200ms for the RSS chart.
+func (s *session) rampUp() (*Ramp, error) {
+	n := s.cfg.Conns
+	if err := s.plan(n, n); err != nil {
+		return nil, err
+	}
 	r := &Ramp{Target: n}
 	start := time.Now()
-	f, err := startFleet(s.subscribeJobs(n))
+	f, err := startFleet(s.jobs("subscribe", n))
 	if err != nil {
 		return r, err
 	}

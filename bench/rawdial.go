@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wsify/wsify/netpoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,19 +16,14 @@ import (
 // registration, no EAGAIN round trips, no deadline timers), so more of the
 // box is left to the server. Timeouts are SO_RCVTIMEO/SO_SNDTIMEO.
 type rawConn struct {
-	fd  int
-	buf []byte // bytes read and not yet consumed
-	tmp [1024]byte
+	fd int
+	frameReader
 }
 
 // rawHandshake is the upgrade request; its key is RFC 6455's sample, so
 // the expected Sec-WebSocket-Accept is known in advance.
-func rawHandshake(addr, query string) []byte {
-	target := "/ws"
-	if query != "" {
-		target += "?" + query
-	}
-	return []byte("GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+func rawHandshake(addr string) []byte {
+	return []byte("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 }
 
@@ -40,6 +36,7 @@ func rawDial(src netip.Addr, dst netip.AddrPort, req []byte, timeout time.Durati
 		return nil, err
 	}
 	c := &rawConn{fd: fd}
+	c.r = c // frames come through Read below
 	tv := unix.NsecToTimeval(timeout.Nanoseconds())
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
@@ -110,21 +107,18 @@ func connect(fd int, sa unix.Sockaddr, timeout time.Duration) error {
 	}
 }
 
-func (c *rawConn) fill() error {
-	n, err := unix.Read(c.fd, c.tmp[:])
-	for err == unix.EINTR {
-		n, err = unix.Read(c.fd, c.tmp[:])
-	}
+// Read is one read from the socket, an end of stream being an error.
+func (c *rawConn) Read(p []byte) (int, error) {
+	n, err := netpoll.Read(c.fd, p)
 	switch {
 	case err == unix.EAGAIN:
-		return unix.ETIMEDOUT // SO_RCVTIMEO expired
+		return 0, unix.ETIMEDOUT // SO_RCVTIMEO expired
 	case err != nil:
-		return err
+		return 0, err
 	case n == 0:
-		return unix.ECONNRESET
+		return 0, unix.ECONNRESET
 	}
-	c.buf = append(c.buf, c.tmp[:n]...)
-	return nil
+	return n, nil
 }
 
 func (c *rawConn) write(b []byte) error {
@@ -139,19 +133,6 @@ func (c *rawConn) write(b []byte) error {
 		b = b[n:]
 	}
 	return nil
-}
-
-// next returns the next server frame.
-func (c *rawConn) next() (serverFrame, error) {
-	for {
-		if f, n := parseServerFrame(c.buf); n > 0 {
-			c.buf = c.buf[n:]
-			return f, nil
-		}
-		if err := c.fill(); err != nil {
-			return serverFrame{}, err
-		}
-	}
 }
 
 func (c *rawConn) close() { unix.Close(c.fd) }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -17,7 +18,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	s := &session{cfg: cfg, t0: time.Now()}
 	s.res = &Result{Scenario: cfg.Scenario, Name: cfg.Name, Started: time.Now(), Params: params(cfg),
-		LoadAvg: loadAvg(), CPUs: numCPU()}
+		LoadAvg: loadAvg(), CPUs: runtime.NumCPU()}
 	defer s.close()
 	if err := s.open(); err != nil {
 		return s.res, err
@@ -41,7 +42,6 @@ func Run(cfg Config) (*Result, error) {
 		f.BareWrites = f.MicrosPerWrite / s.bareWrite()
 	}
 	s.close()
-	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 	return s.res, s.write()
 }
 

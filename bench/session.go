@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -56,7 +57,7 @@ func (s *session) open() error {
 	return err
 }
 
-// close stops whatever the session started.
+// close stops whatever the session started; a second call does nothing.
 func (s *session) close() {
 	if s.prof != nil {
 		s.prof.stop()
@@ -73,6 +74,7 @@ func (s *session) close() {
 	if s.binDir != "" {
 		os.RemoveAll(s.binDir)
 	}
+	s.fleet, s.tgt, s.auth, s.prof, s.binDir = nil, nil, nil, nil, ""
 }
 
 // toolPIDs are the tool's own processes: coordinator and workers.
@@ -134,7 +136,7 @@ func window(a, b snapshot) Window {
 	if w.Seconds > 0 {
 		w.ServerCPUPct = 100 * w.ServerCPU / w.Seconds
 		w.ToolCPUPct = 100 * w.ToolCPU / w.Seconds
-		w.MachineBusyPc = 100 * (b.busy - a.busy) / w.Seconds / float64(numCPU())
+		w.MachineBusyPc = 100 * (b.busy - a.busy) / w.Seconds / float64(runtime.NumCPU())
 	}
 	return w
 }

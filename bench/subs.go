@@ -129,7 +129,7 @@ func (s *subSet) frame(sub *subscriber, f serverFrame, now int64) {
 	case f.op == ws.OpClose:
 		s.gone(sub, closeCode(f.payload))
 	case f.op != ws.OpText:
-	case bytes.HasPrefix(f.payload, []byte(`{"channel"`)):
+	case bytes.HasPrefix(f.payload, channelMark):
 		s.broadcast(sub, f.payload, now)
 	case bytes.Contains(f.payload, okReply) && !sub.joined:
 		sub.joined = true

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,14 +185,4 @@ func (t *target) lastGC() (liveMB int, cycles int) {
 		}
 	}
 	return liveMB, cycles
-}
-
-// waitCtx sleeps d unless ctx ends first.
-func waitCtx(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
 }

@@ -13,7 +13,6 @@ import (
 type job struct {
 	Kind     string   `json:"kind"` // "subscribe" or "churn"
 	Addr     string   `json:"addr"` // server host:port
-	Query    string   `json:"query"`
 	Sources  []string `json:"sources"`
 	First    int      `json:"first"`    // global index of the first connection
 	Count    int      `json:"count"`    // connections (subscribe) or most cycles (churn)
@@ -76,8 +75,6 @@ type workerResult struct {
 	Latency    Hist           `json:"latency"` // publish to receive, µs
 	Reads      uint64         `json:"reads"`   // read syscalls that returned data
 	Frames     uint64         `json:"frames"`  // frames those reads held
-	RampStart  time.Time      `json:"ramp_start"`
-	RampEnd    time.Time      `json:"ramp_end"` // last join acknowledged
 	// churn
 	Upgrade Hist    `json:"upgrade"` // connect + handshake, µs
 	Join    Hist    `json:"join"`    // join sent to ok received, µs

@@ -100,23 +100,17 @@ func runSubscribe(j job, w *lineWriter, stop <-chan struct{}) (workerResult, err
 	go func() { set.loop(&halt); close(loopDone) }()
 	repDone := make(chan struct{})
 	go reportEvery(w, 100*time.Millisecond, set.progress, repDone)
-	start := time.Now()
 	dialAll(j, set, stop)
 	<-stop
 	halt.Store(true)
 	<-loopDone
 	close(repDone)
-	res := set.result()
-	res.RampStart = start
-	if t := set.lastJoin.Load(); t > 0 {
-		res.RampEnd = time.Unix(0, t)
-	}
-	return res, nil
+	return set.result(), nil
 }
 
 // dialAll opens the job's connections on j.Dialers goroutines.
 func dialAll(j job, set *subSet, stop <-chan struct{}) {
-	d := newDialer(j.Addr, j.Query, j.Sources, time.Duration(j.Timeout))
+	d := newDialer(j.Addr, j.Sources, time.Duration(j.Timeout))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(j.Dialers, 1) {

@@ -24,6 +24,8 @@ type envList []string
 func (e *envList) String() string     { return strings.Join(*e, " ") }
 func (e *envList) Set(s string) error { *e = append(*e, s); return nil }
 
+// run parses the flags into a Config. Flags left out stay zero, so the
+// defaults are bench.Config's alone.
 func run(args []string, stdout, stderr io.Writer) int {
 	var c bench.Config
 	var scale int
@@ -38,21 +40,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Name, "name", "", "base name of the output files (default: scenario and mode)")
 	fs.Var((*envList)(&c.ServerEnv), "server-env", "KEY=VALUE for the self-started server, e.g. GOGC=50 (repeatable)")
 	fs.IntVar(&c.Procs, "procs", 0, "client processes at least (default: from the fd limit, at least 2)")
-	fs.IntVar(&c.Dialers, "dialers", 16, "concurrent dials (connect: concurrent cycles) per client process")
+	fs.IntVar(&c.Dialers, "dialers", 0, "concurrent dials (connect: concurrent cycles) per client process (default 16)")
 	fs.IntVar(&c.Conns, "conns", 0, "idle: connections (default 15000); fanout: subscribers (default 5000)")
-	fs.IntVar(&c.Channels, "channels", 1, "channels the connections spread over")
+	fs.IntVar(&c.Channels, "channels", 0, "channels the connections spread over (default 1)")
 	fs.DurationVar(&c.IdleWindow, "idle-window", 0, "idle: CPU measuring window (default 10s)")
 	fs.DurationVar(&c.Settle, "settle", 0, "idle: longest wait for RSS to settle (default 20s)")
-	fs.IntVar(&c.Msgs, "msgs", 100, "fanout: publications")
+	fs.IntVar(&c.Msgs, "msgs", 0, "fanout: publications (default 100)")
 	fs.Float64Var(&c.Rate, "rate", 0, "fanout: publications/s; connect: cycles/s; 0: as fast as accepted")
-	fs.StringVar(&c.Via, "via", "http", "fanout: publish via http (POST /broadcast) or ws (a client's broadcast command)")
-	fs.IntVar(&c.Size, "size", 100, "fanout: bytes of payload each subscriber receives per message")
-	fs.IntVar(&c.Window, "window", 1, "fanout: publications awaiting acknowledgement at once")
+	fs.StringVar(&c.Via, "via", "", "fanout: publish via http (POST /broadcast, the default) or ws (a client's broadcast command)")
+	fs.IntVar(&c.Size, "size", 0, "fanout: bytes of payload each subscriber receives per message (default 100)")
+	fs.IntVar(&c.Window, "window", 0, "fanout: publications awaiting acknowledgement at once (default 1)")
 	fs.DurationVar(&c.Drain, "drain", 0, "fanout: longest wait for deliveries after the last publication (default 5s)")
 	fs.DurationVar(&c.Duration, "duration", 0, "connect: churn duration (default 10s)")
 	fs.IntVar(&c.MaxCycles, "max-cycles", 0, "connect: most cycles (default 150000)")
 	fs.BoolVar(&c.Auth, "auth", false, "connect: start a local authorizer and point the server at it")
-	fs.StringVar(&c.ChurnClient, "churn-client", "raw", "connect: raw (plain syscalls, leanest) or gobwas (ws.Dialer on net.Conn)")
+	fs.StringVar(&c.ChurnClient, "churn-client", "", "connect: raw (plain syscalls, leanest; the default) or gobwas (ws.Dialer on net.Conn)")
 	fs.BoolVar(&c.Profile, "profile", false, "record the server with perf during the measured window")
 	fs.IntVar(&c.Nice, "nice", 0, "scheduling priority of the tool, its workers and the self-started server (negative: ahead of other work; root)")
 	fs.IntVar(&scale, "scale", 1, "suite: divide the issue's sizes by this (smoke runs)")
