@@ -39,7 +39,7 @@ type conn struct {
 
 	state    connState
 	rbuf     []byte     // unparsed bytes; nil while idle
-	pooled   bool       // rbuf came from the read buffer pool
+	pooled   *[]byte    // the read buffer pool's box when rbuf came from it
 	msg      []byte     // fragments of the message being reassembled
 	msgOp    ws.OpCode  // opcode of that message; 0 when none
 	channels []string   // channels joined, in join order
@@ -277,8 +277,6 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 func (c *conn) abort() { c.close(0, "") }
 
 func (c *conn) dropBuffers() {
-	if c.pooled {
-		c.srv.putBuf(c.rbuf)
-	}
-	c.rbuf, c.pooled, c.msg, c.authMsg, c.client = nil, false, nil, nil, nil
+	c.unpool()
+	c.rbuf, c.msg, c.authMsg, c.client = nil, nil, nil, nil
 }

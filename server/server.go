@@ -31,7 +31,7 @@ type Server struct {
 	tls      *tlsServer   // nil on a plain listener (tls.go)
 	link     brokerLink   // the broker, kept in step with the hub (broker.go)
 	upgrader ws.Upgrader
-	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
+	bufs     sync.Pool // *[]byte: read buffers of cfg.ReadBufferBytes (conn.unpool)
 	stats    stats
 
 	poller   *netpoll.Poller
@@ -113,9 +113,6 @@ func (s *Server) Start() error {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
-
-func (s *Server) getBuf() []byte  { return (*s.bufs.Get().(*[]byte))[:0] }
-func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
 
 // Publish sends content (raw JSON) to every subscriber of channel on every
 // node sharing the broker, encoded once, and returns how many local
