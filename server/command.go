@@ -62,7 +62,7 @@ func (c *conn) join(name []byte) {
 		return
 	}
 	c.channels = append(c.channels, string(name))
-	c.srv.join(name, c)
+	c.srv.joinChannel(name, c)
 }
 
 func (c *conn) leave(name []byte) {
@@ -71,7 +71,7 @@ func (c *conn) leave(name []byte) {
 		return
 	}
 	c.channels = slices.Delete(c.channels, i, i+1)
-	c.srv.leave(string(name), c)
+	c.srv.leaveChannel(name, c)
 }
 
 func (c *conn) replyError(id []byte, e *protocol.Error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
 )
 
 type connState uint8
@@ -249,7 +250,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	c.tlsClosed()
 	c.srv.wheel.clear(c)
 	for _, ch := range c.channels {
-		c.srv.leave(ch, c)
+		c.srv.leaveChannel([]byte(ch), c)
 	}
 	c.channels = nil
 	linger := code != 0 && wasOpen && !c.peerSaid
@@ -259,7 +260,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	c.mu.Lock()
 	c.closed, c.lingering = true, linger
 	if code != 0 && wasOpen {
-		c.closeFrame = closeFrame(code, reason)
+		c.closeFrame = protocol.CloseFrame(code, reason)
 	}
 	if !c.writing && !c.released {
 		c.writing = true

@@ -130,9 +130,6 @@ func (s *Server) Publish(channel, content []byte) (int, error) {
 	return n, nil
 }
 
-func (s *Server) join(name []byte, c *conn)  { s.joinChannel(name, c) }
-func (s *Server) leave(name string, c *conn) { s.leaveChannel([]byte(name), c) }
-
 // Shutdown stops accepting, closes every client with 1001 and waits until
 // they are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
