@@ -47,7 +47,7 @@ type conn struct {
 	peerSaid bool       // the peer sent a close frame: it will send nothing more
 	readWait bool       // a read deadline was put in the wheel (it may have fired since)
 	client   []byte     // the authorizer's "client" member, encoded once at connect
-	authMsg  []byte     // message or request head awaiting the authorizer
+	authMsg  []byte     // request head, or command body (command.go), awaiting the authorizer
 	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
 	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
