@@ -54,17 +54,24 @@ type Client struct {
 	hc      *fasthttp.Client
 }
 
+// WithDefaults returns c with an unset (or negative) Timeout and MaxConns
+// given their documented defaults.
+func (c Config) WithDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 64
+	}
+	return c
+}
+
 // New returns a client, or nil when cfg.URL is empty.
 func New(cfg Config) *Client {
 	if cfg.URL == "" {
 		return nil
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Second
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = 64
-	}
+	cfg = cfg.WithDefaults()
 	return &Client{url: cfg.URL, timeout: cfg.Timeout, hc: &fasthttp.Client{
 		MaxConnsPerHost:          cfg.MaxConns,
 		MaxConnWaitTimeout:       cfg.Timeout,

@@ -30,8 +30,8 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 		return
 	}
 	if c.srv.auth != nil {
-		c.authMsg = append([]byte(nil), p...)
-		c.askAuthorizer(auth.CommandBody(cmd.Raw, c.client))
+		c.authMsg = auth.CommandBody(cmd.Raw, c.client) // finishCommand decodes the command back from it
+		c.askAuthorizer(c.authMsg)
 		return
 	}
 	c.execute(&cmd)
@@ -62,7 +62,7 @@ func (c *conn) join(name []byte) {
 		return
 	}
 	c.channels = append(c.channels, string(name))
-	c.srv.join(name, c)
+	c.srv.joinChannel(name, c)
 }
 
 func (c *conn) leave(name []byte) {
@@ -71,7 +71,7 @@ func (c *conn) leave(name []byte) {
 		return
 	}
 	c.channels = slices.Delete(c.channels, i, i+1)
-	c.srv.leave(string(name), c)
+	c.srv.leaveChannel(name, c)
 }
 
 func (c *conn) replyError(id []byte, e *protocol.Error) {
@@ -135,9 +135,13 @@ func (c *conn) resume() {
 	c.settleBuffer()
 }
 
-func (c *conn) finishCommand(msg []byte, verdict error) {
+// finishCommand runs or refuses the command of body, the authorizer's
+// request: the client's object with a "client" member added, which Decode
+// passes over like any member it does not know, so it decodes as the
+// message did.
+func (c *conn) finishCommand(body []byte, verdict error) {
 	var cmd protocol.Command
-	protocol.Decode(&cmd, msg, c.srv.cfg.MaxChannelBytes)
+	protocol.Decode(&cmd, body, c.srv.cfg.MaxChannelBytes)
 	switch {
 	case verdict == nil:
 		c.execute(&cmd)

@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
 )
 
 type connState uint8
@@ -39,14 +40,14 @@ type conn struct {
 
 	state    connState
 	rbuf     []byte     // unparsed bytes; nil while idle
-	pooled   bool       // rbuf came from the read buffer pool
+	pooled   *[]byte    // the read buffer pool's box when rbuf came from it
 	msg      []byte     // fragments of the message being reassembled
 	msgOp    ws.OpCode  // opcode of that message; 0 when none
 	channels []string   // channels joined, in join order
 	peerSaid bool       // the peer sent a close frame: it will send nothing more
 	readWait bool       // a read deadline was put in the wheel (it may have fired since)
 	client   []byte     // the authorizer's "client" member, encoded once at connect
-	authMsg  []byte     // message or request head awaiting the authorizer
+	authMsg  []byte     // request head, or command body (command.go), awaiting the authorizer
 	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
 	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
@@ -250,7 +251,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	c.tlsClosed()
 	c.srv.wheel.clear(c)
 	for _, ch := range c.channels {
-		c.srv.leave(ch, c)
+		c.srv.leaveChannel([]byte(ch), c)
 	}
 	c.channels = nil
 	linger := code != 0 && wasOpen && !c.peerSaid
@@ -260,7 +261,7 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 	c.mu.Lock()
 	c.closed, c.lingering = true, linger
 	if code != 0 && wasOpen {
-		c.closeFrame = closeFrame(code, reason)
+		c.closeFrame = protocol.CloseFrame(code, reason)
 	}
 	if !c.writing && !c.released {
 		c.writing = true
@@ -278,8 +279,6 @@ func (c *conn) close(code ws.StatusCode, reason string) {
 func (c *conn) abort() { c.close(0, "") }
 
 func (c *conn) dropBuffers() {
-	if c.pooled {
-		c.srv.putBuf(c.rbuf)
-	}
-	c.rbuf, c.pooled, c.msg, c.authMsg, c.client = nil, false, nil, nil, nil
+	c.unpool()
+	c.rbuf, c.msg, c.authMsg, c.client = nil, nil, nil, nil
 }

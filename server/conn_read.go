@@ -40,12 +40,22 @@ func (c *conn) read() {
 func (c *conn) fillBuffer() {
 	switch {
 	case cap(c.rbuf) > len(c.rbuf):
-	case c.pooled: // a request head that outgrew the pooled buffer
-		pooled := c.rbuf
-		c.rbuf, c.pooled = append(make([]byte, 0, 2*cap(pooled)), pooled...), false
-		c.srv.putBuf(pooled)
+	case c.pooled != nil: // a request head that outgrew the pooled buffer
+		grown := append(make([]byte, 0, 2*cap(c.rbuf)), c.rbuf...)
+		c.unpool()
+		c.rbuf = grown
 	default:
-		c.rbuf, c.pooled = append(c.srv.getBuf(), c.rbuf...), true
+		c.pooled = c.srv.bufs.Get().(*[]byte)
+		c.rbuf = append((*c.pooled)[:0], c.rbuf...)
+	}
+}
+
+// unpool gives the pooled read buffer back; rbuf must not be read after.
+// The pool holds the buffer's own box, so giving it back allocates nothing.
+func (c *conn) unpool() {
+	if c.pooled != nil {
+		c.srv.bufs.Put(c.pooled)
+		c.pooled = nil
 	}
 }
 
@@ -58,14 +68,12 @@ func (c *conn) settleBuffer() {
 	}
 	switch {
 	case len(c.rbuf) == 0:
-		if c.pooled {
-			c.srv.putBuf(c.rbuf)
-		}
-		c.rbuf, c.pooled = nil, false
-	case c.pooled:
-		pooled := c.rbuf
-		c.rbuf, c.pooled = append(make([]byte, 0, len(pooled)), pooled...), false
-		c.srv.putBuf(pooled)
+		c.unpool()
+		c.rbuf = nil
+	case c.pooled != nil:
+		rest := append(make([]byte, 0, len(c.rbuf)), c.rbuf...)
+		c.unpool()
+		c.rbuf = rest
 	}
 	c.armReadDeadline()
 }
@@ -136,10 +144,8 @@ func (c *conn) reserve(part []byte, total int) {
 		return
 	}
 	buf := append(make([]byte, 0, total), part...)
-	if c.pooled {
-		c.srv.putBuf(c.rbuf)
-	}
-	c.rbuf, c.pooled = buf, false
+	c.unpool()
+	c.rbuf = buf
 }
 
 // fail closes the connection for a protocol violation.

@@ -45,11 +45,18 @@ func (c *conn) handshake() bool {
 
 // isUpgradeRequest reports whether the request line is GET /ws[?query].
 func isUpgradeRequest(head []byte) bool {
-	line, _, _ := bytes.Cut(head, []byte("\r\n"))
-	method, rest, _ := bytes.Cut(line, []byte(" "))
-	target, _, _ := bytes.Cut(rest, []byte(" "))
-	path, _, _ := bytes.Cut(target, []byte("?"))
+	method, path, _, _ := requestLine(head)
 	return string(method) == "GET" && string(path) == "/ws"
+}
+
+// requestLine splits a request head into the method, path and raw query
+// of its request line, and the header lines after it.
+func requestLine(head []byte) (method, path, query, headers []byte) {
+	line, headers, _ := bytes.Cut(head, []byte("\r\n"))
+	method, target, _ := bytes.Cut(line, []byte(" "))
+	target, _, _ = bytes.Cut(target, []byte(" "))
+	path, query, _ = bytes.Cut(target, []byte("?"))
+	return method, path, query, headers
 }
 
 // upgrade completes the WebSocket handshake on head and goes on with any
@@ -121,8 +128,7 @@ func (c *conn) authorizeConnect(head []byte) {
 		c.abort()
 		return
 	}
-	headers, rawQuery := parseHead(head)
-	query := parseQuery(rawQuery)
+	headers, query := parseHead(head)
 	c.client = c.clientJSON(query)
 	c.authMsg = append([]byte(nil), head...)
 	c.askAuthorizer(auth.ConnectBody(headers, query))
@@ -142,19 +148,13 @@ func (c *conn) finishConnect(head []byte, verdict error) {
 	c.upgrade(head)
 }
 
-// parseHead returns the headers and raw query of a request head.
-func parseHead(head []byte) (map[string][]string, string) {
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	_, target, _ := bytes.Cut(line, []byte(" "))
-	target, _, _ = bytes.Cut(target, []byte(" "))
-	_, query, _ := bytes.Cut(target, []byte("?"))
-	h, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(rest))).ReadMIMEHeader()
-	return h, string(query)
-}
-
-func parseQuery(q string) map[string][]string {
-	v, _ := url.ParseQuery(q)
-	return v
+// parseHead returns the headers and query of a request head, for the
+// authorizer.
+func parseHead(head []byte) (headers, query map[string][]string) {
+	_, _, rawQuery, lines := requestLine(head)
+	headers, _ = textproto.NewReader(bufio.NewReader(bytes.NewReader(lines))).ReadMIMEHeader()
+	query, _ = url.ParseQuery(string(rawQuery))
+	return headers, query
 }
 
 // fdWriter writes to a non-blocking socket that has room, as a fresh

@@ -37,33 +37,18 @@ const sweepSlices = 8
 // sweeper is the single goroutine that pings silent connections and drops
 // dead ones. Its fields belong to that goroutine.
 type sweeper struct {
+	*ticking
 	srv               *Server
 	interval, timeout int64   // nanoseconds
 	slice             int     // slice of the table the next tick visits
 	ping, drop        []*conn // found by the current tick
-	stop, done        chan struct{}
 }
 
 func newSweeper(s *Server, interval, timeout time.Duration) *sweeper {
-	w := &sweeper{srv: s, interval: int64(interval), timeout: int64(timeout),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	w := &sweeper{srv: s, interval: int64(interval), timeout: int64(timeout)}
 	tick := max(min(interval, timeout)/2/sweepSlices, time.Millisecond)
-	go w.run(tick)
+	w.ticking = startTicking(tick, func(time.Time) { w.sweep() })
 	return w
-}
-
-func (w *sweeper) run(tick time.Duration) {
-	defer close(w.done)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			w.sweep()
-		}
-	}
 }
 
 // sweep visits one slice of the table, then pings and drops outside its
@@ -133,12 +118,6 @@ func (c *conn) dropDead(now int64) {
 	if start {
 		c.srv.workers.Submit(c)
 	}
-}
-
-// Close stops the sweeper and waits for it.
-func (w *sweeper) Close() {
-	close(w.stop)
-	<-w.done
 }
 
 // visitSlice calls fn under the lock for every connection in slice k of

@@ -31,7 +31,7 @@ type Server struct {
 	tls      *tlsServer   // nil on a plain listener (tls.go)
 	link     brokerLink   // the broker, kept in step with the hub (broker.go)
 	upgrader ws.Upgrader
-	bufs     sync.Pool // read buffers of cfg.ReadBufferBytes
+	bufs     sync.Pool // *[]byte: read buffers of cfg.ReadBufferBytes (conn.unpool)
 	stats    stats
 
 	poller   *netpoll.Poller
@@ -114,9 +114,6 @@ func (s *Server) Start() error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
-func (s *Server) getBuf() []byte  { return (*s.bufs.Get().(*[]byte))[:0] }
-func (s *Server) putBuf(b []byte) { b = b[:0]; s.bufs.Put(&b) }
-
 // Publish sends content (raw JSON) to every subscriber of channel on every
 // node sharing the broker, encoded once, and returns how many local
 // subscribers it reached. When the broker is down or does not take the
@@ -132,9 +129,6 @@ func (s *Server) Publish(channel, content []byte) (int, error) {
 	s.stats.deliveries.Add(uint64(n))
 	return n, nil
 }
-
-func (s *Server) join(name []byte, c *conn)  { s.joinChannel(name, c) }
-func (s *Server) leave(name string, c *conn) { s.leaveChannel([]byte(name), c) }
 
 // Shutdown stops accepting, closes every client with 1001 and waits until
 // they are gone or ctx ends.

@@ -10,26 +10,28 @@ import (
 // frame under way) are in it, so idle connections cost it nothing. A
 // deadline fires within one tick after it passes.
 type wheel struct {
+	*ticking
 	tick time.Duration
-	fire func(*conn)
 
 	mu    sync.Mutex
 	slots []map[*conn]struct{} // guarded by mu
 	last  int64                // last tick processed; guarded by mu
-	stop  chan struct{}
-	done  chan struct{}
 }
 
 const wheelSlots = 64
 
 func newWheel(tick time.Duration, fire func(*conn)) *wheel {
-	w := &wheel{tick: tick, fire: fire, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &wheel{tick: tick}
 	w.slots = make([]map[*conn]struct{}, wheelSlots)
 	for i := range w.slots {
 		w.slots[i] = make(map[*conn]struct{})
 	}
 	w.last = time.Now().UnixNano() / int64(tick)
-	go w.run()
+	w.ticking = startTicking(tick, func(now time.Time) {
+		for _, c := range w.expire(now) {
+			fire(c)
+		}
+	})
 	return w
 }
 
@@ -69,22 +71,6 @@ func (w *wheel) armed(c *conn) bool {
 	return c.deadline != 0
 }
 
-func (w *wheel) run() {
-	defer close(w.done)
-	t := time.NewTicker(w.tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case now := <-t.C:
-			for _, c := range w.expire(now) {
-				w.fire(c)
-			}
-		}
-	}
-}
-
 // expire removes and returns the connections whose deadline passed.
 func (w *wheel) expire(now time.Time) []*conn {
 	w.mu.Lock()
@@ -104,7 +90,30 @@ func (w *wheel) expire(now time.Time) []*conn {
 	return due
 }
 
-func (w *wheel) Close() {
-	close(w.stop)
-	<-w.done
+// ticking calls a function every tick from a goroutine of its own, for the
+// wheel and the ping sweeper, until Close.
+type ticking struct{ stop, done chan struct{} }
+
+func startTicking(tick time.Duration, fn func(now time.Time)) *ticking {
+	t := &ticking{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		for {
+			select {
+			case <-t.stop:
+				return
+			case now := <-tk.C:
+				fn(now)
+			}
+		}
+	}()
+	return t
+}
+
+// Close stops the ticking and waits for a call under way.
+func (t *ticking) Close() {
+	close(t.stop)
+	<-t.done
 }
