@@ -72,27 +72,6 @@ func startNodes(t *testing.T, k int, b broker.Config) []*server.Server {
 	return nodes
 }
 
-// startAt is start without the forced address: for nodes sharing a port.
-func startAt(t *testing.T, cfg server.Config) (*server.Server, error) {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s, err := server.New(cfg)
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s, nil
-}
-
 func health(t testing.TB, s *server.Server) (int, string) {
 	t.Helper()
 	resp, err := http.Get(httpURL(s, "/healthz"))

@@ -19,7 +19,6 @@ import (
 // start runs a server on a free loopback port for the test's lifetime.
 func start(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
 	return servertest.Start(t, cfg)
 }
 

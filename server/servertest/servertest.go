@@ -18,6 +18,17 @@ import (
 // port on 127.0.0.1, a nil cfg.Logger discards the logs.
 func Start(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
+	s, err := TryStart(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TryStart is Start for tests that expect the start may fail: it returns
+// the error of server.New or Start instead of failing t.
+func TryStart(t testing.TB, cfg server.Config) (*server.Server, error) {
+	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -29,12 +40,12 @@ func Start(t testing.TB, cfg server.Config) *server.Server {
 		err = s.Start()
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
 	})
-	return s
+	return s, nil
 }
