@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -389,28 +388,13 @@ func concurrentHandshakes(t testing.TB, s *server.Server, n int) map[int]int {
 	t.Helper()
 	statuses := make(chan int, n)
 	for range n {
-		go func() { statuses <- handshakeStatusOrZero(s) }()
+		go func() { status, _ := dialStatus(s); statuses <- status }()
 	}
 	counts := map[int]int{}
 	for range n {
 		counts[<-statuses]++
 	}
 	return counts
-}
-
-// handshakeStatusOrZero is handshakeStatus for other goroutines: 0 when
-// the dial failed without an HTTP answer.
-func handshakeStatusOrZero(s *server.Server) int {
-	c, err := dialQuery(s, "")
-	var he *handshakeError
-	switch {
-	case err == nil:
-		c.Close()
-		return http.StatusSwitchingProtocols
-	case errors.As(err, &he):
-		return he.status
-	}
-	return 0
 }
 
 // TestAuthorizerNotAskedForConnectionsAlreadyGone stalls the authorizer

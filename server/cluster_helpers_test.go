@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,23 +71,12 @@ func startNodes(t *testing.T, k int, b broker.Config) []*server.Server {
 	return nodes
 }
 
-func health(t testing.TB, s *server.Server) (int, string) {
-	t.Helper()
-	resp, err := http.Get(httpURL(s, "/healthz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func waitHealth(t testing.TB, s *server.Server, status int) string {
 	t.Helper()
 	var body string
 	eventually(t, "healthz "+http.StatusText(status), func() bool {
 		var got int
-		got, body = health(t, s)
+		got, body = get(t, httpURL(s, "/healthz"))
 		return got == status
 	})
 	return body

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -81,9 +80,7 @@ func TestCompressedAndPlainSubscribersGetTheSameMessage(t *testing.T) {
 	joinSync(t, plain, ch)
 
 	big := compressible(8 << 10)
-	if code, body := post(t, httpURL(s, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%s}`, ch, big)); code != 201 {
-		t.Fatalf("POST /broadcast: %d %s", code, body)
-	}
+	postToChannel(t, s, ch, big)
 	b0, payload := z.readFrame()
 	if b0 != 0xC1 {
 		t.Fatalf("first byte %#x, want FIN|RSV1|text", b0)
@@ -96,7 +93,7 @@ func TestCompressedAndPlainSubscribersGetTheSameMessage(t *testing.T) {
 	}
 	expect(t, plain, delivery(ch, big))
 
-	post(t, httpURL(s, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":"tiny"}`, ch))
+	postToChannel(t, s, ch, `"tiny"`)
 	if b0, payload := z.readFrame(); b0 != 0x81 || string(payload) != delivery(ch, `"tiny"`) {
 		t.Fatalf("small message: %#x %q, want a plain text frame", b0, payload)
 	}

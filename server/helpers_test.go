@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,7 +38,13 @@ func httpURL(s *server.Server, path string) string {
 // dial opens a client connection with gorilla/websocket.
 func dial(t testing.TB, s *server.Server) *websocket.Conn {
 	t.Helper()
-	c, err := dialQuery(s, "")
+	return mustDialQuery(t, s, "")
+}
+
+// mustDialQuery opens a client whose URL carries query, closed with the test.
+func mustDialQuery(t testing.TB, s *server.Server, query string) *websocket.Conn {
+	t.Helper()
+	c, err := dialQuery(s, query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +53,18 @@ func dial(t testing.TB, s *server.Server) *websocket.Conn {
 }
 
 func dialQuery(s *server.Server, query string) (*websocket.Conn, error) {
+	return dialURL(wsURL(s, query), nil)
+}
+
+func dialWithHeader(s *server.Server, header http.Header) (*websocket.Conn, error) {
+	return dialURL(wsURL(s, ""), header)
+}
+
+// dialURL dials with gorilla/websocket; a refused handshake comes back as a
+// *handshakeError.
+func dialURL(url string, header http.Header) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial(wsURL(s, query), nil)
+	c, resp, err := d.Dial(url, header)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -63,6 +80,38 @@ type handshakeError struct {
 }
 
 func (e *handshakeError) Error() string { return fmt.Sprintf("handshake %d: %v", e.status, e.err) }
+
+// statusOf is the HTTP status of a refused handshake, 0 for any other error.
+func statusOf(err error) int {
+	var he *handshakeError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return 0
+}
+
+// dialStatus dials s and returns the handshake's status: 101 when it
+// succeeded (the client is closed again), else the refusal's status, or 0
+// and the error when no HTTP answer came. Other goroutines may call it.
+func dialStatus(s *server.Server) (int, error) {
+	c, err := dialQuery(s, "")
+	if err != nil {
+		return statusOf(err), err
+	}
+	c.Close()
+	return http.StatusSwitchingProtocols, nil
+}
+
+// handshakeStatus is dialStatus for the test's goroutine: no HTTP answer
+// fails the test.
+func handshakeStatus(t testing.TB, s *server.Server) int {
+	t.Helper()
+	status, err := dialStatus(s)
+	if status == 0 {
+		t.Fatalf("dial: %v", err)
+	}
+	return status
+}
 
 func send(t testing.TB, c *websocket.Conn, msg string) {
 	t.Helper()
@@ -130,22 +179,53 @@ func joinSync(t testing.TB, c *websocket.Conn, channel string) {
 	expect(t, c, `{"id":"j","ok":true}`)
 }
 
+// post sends body with the header lines given as name, value pairs.
 func post(t testing.TB, url, contentType, body string, header ...string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	resp, b := do(t, http.MethodPost, url, contentType, body, nil, header...)
+	return resp.StatusCode, b
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, b := do(t, http.MethodGet, url, "", "", nil)
+	return resp.StatusCode, b
+}
+
+// postToChannel publishes content on channel through POST /broadcast and
+// wants 201.
+func postToChannel(t testing.TB, s *server.Server, channel, content string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
+	if code, resp := post(t, httpURL(s, "/broadcast"), "application/json", body); code != 201 {
+		t.Fatalf("POST /broadcast %s: %d %s", body, code, resp)
+	}
+}
+
+// do sends one request with client (http.DefaultClient when nil) and the
+// header lines given as name, value pairs.
+func do(t testing.TB, method, url, contentType, body string, client *http.Client, header ...string) (*http.Response, string) {
+	t.Helper()
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 // eventually polls cond until it holds or the time is up.

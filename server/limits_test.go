@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,9 +32,7 @@ func TestMaxConnectionsAnswers503(t *testing.T) {
 	joinSync(t, b, "room")
 	send(t, a, `{"command":"broadcast","args":{"channel":"room","content":1}}`)
 	expect(t, b, `{"channel":"room","content":1}`)
-	if code, _ := post(t, httpURL(s, "/broadcast"), "application/json", `{"channel":"room","content":2}`); code != 201 {
-		t.Fatalf("POST /broadcast on a full server: %d, want 201", code)
-	}
+	postToChannel(t, s, "room", "2") // on a full server
 	expect(t, b, `{"channel":"room","content":2}`)
 
 	half.Close()
@@ -57,22 +54,9 @@ func expectRefused(t testing.TB, s *server.Server, header http.Header, want int)
 		c.Close()
 		t.Fatalf("handshake with %v succeeded, want %d", header, want)
 	}
-	var he *handshakeError
-	if !errors.As(err, &he) || he.status != want {
+	if statusOf(err) != want {
 		t.Fatalf("handshake with %v: %v, want status %d", header, err, want)
 	}
-}
-
-func dialWithHeader(s *server.Server, header http.Header) (*websocket.Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial(wsURL(s, ""), header)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil && resp != nil {
-		return nil, &handshakeError{resp.StatusCode, err}
-	}
-	return c, err
 }
 
 // dialWhenFree dials until the server has a place again; only 503 may
@@ -83,8 +67,7 @@ func dialWhenFree(t testing.TB, s *server.Server) *websocket.Conn {
 	eventually(t, "a free place", func() bool {
 		var err error
 		c, err = dialQuery(s, "")
-		var he *handshakeError
-		if err != nil && (!errors.As(err, &he) || he.status != http.StatusServiceUnavailable) {
+		if err != nil && statusOf(err) != http.StatusServiceUnavailable {
 			t.Fatalf("dial: %v, want success or 503", err)
 		}
 		return err == nil
@@ -117,14 +100,6 @@ func TestMaxChannelsPerConnection(t *testing.T) {
 	expect(t, c, `{"channel":"c","content":3}`)
 	if got := s.LimitStats().TooManyChannels; got != 1 {
 		t.Fatalf("too_many_channels count %d, want 1", got)
-	}
-}
-
-func postToChannel(t testing.TB, s *server.Server, channel, content string) {
-	t.Helper()
-	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
-	if code, resp := post(t, httpURL(s, "/broadcast"), "application/json", body); code != 201 {
-		t.Fatalf("POST /broadcast %s: %d %s", body, code, resp)
 	}
 }
 

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -92,11 +91,7 @@ func logged(logs string, parts ...string) bool {
 // server closes and returns the client's address.
 func rawRequest(t *testing.T, s *server.Server, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := plainDial(t, s)
 	c.Write([]byte(req))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var buf [512]byte

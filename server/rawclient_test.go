@@ -47,14 +47,21 @@ type rawConn struct {
 	br *bufio.Reader
 }
 
-// rawDialTCP connects without a handshake.
-func rawDialTCP(t testing.TB, s *server.Server) *rawConn {
+// plainDial opens a plain TCP connection to s, closed with the test.
+func plainDial(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// rawDialTCP connects without a handshake.
+func rawDialTCP(t testing.TB, s *server.Server) *rawConn {
+	t.Helper()
+	nc := plainDial(t, s)
 	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
 }
 

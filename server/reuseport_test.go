@@ -70,10 +70,7 @@ func TestReusePortNodesShareChannelsThroughRedis(t *testing.T) {
 		perNode = append(perNode, fmt.Sprint(s.Stats().Open))
 	}
 	waitSubscribers(t, c, "all", nodes...)
-	code, body := post(t, httpURL(nodes[0], "/broadcast"), "application/json", `{"channel":"all","content":"hi"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("POST /broadcast: %d %s", code, body)
-	}
+	postToChannel(t, nodes[0], "all", `"hi"`)
 	expectAll(t, `{"channel":"all","content":"hi"}`, peers...)
 	peers[7].send(t, `{"command":"broadcast","args":{"channel":"all","content":"again"}}`)
 	expectAll(t, `{"channel":"all","content":"again"}`, peers...)
