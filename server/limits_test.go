@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/http"
@@ -119,7 +118,7 @@ func TestAllowedOrigins(t *testing.T) {
 		"https://example.com.evil.com", "http://localhost", "null", "example.com"} {
 		expectRefused(t, s, originHeader(origin), http.StatusForbidden)
 	}
-	if code := rawHandshakeStatus(t, s, "Origin: https://example.com\r\nOrigin: https://evil.com\r\n"); code != 403 {
+	if code := rawHandshakeStatus(t, s, "Origin: https://example.com", "Origin: https://evil.com"); code != 403 {
 		t.Fatalf("two Origin headers, one foreign: %d, want 403", code)
 	}
 	open := start(t, server.Config{})
@@ -139,17 +138,11 @@ func originHeader(origin string) http.Header {
 
 // rawHandshakeStatus sends an upgrade request with extra header lines and
 // returns the response status.
-func rawHandshakeStatus(t testing.TB, s *server.Server, extra string) int {
+func rawHandshakeStatus(t testing.TB, s *server.Server, extra ...string) int {
 	t.Helper()
-	req := strings.Replace(string(handshakeRequest(s.Addr().String())), "\r\n\r\n", "\r\n"+extra+"\r\n", 1)
-	r := rawDialTCP(t, s)
-	r.write([]byte(req))
-	r.nc.SetReadDeadline(time.Now().Add(rawTimeout))
-	resp, err := http.ReadResponse(bufio.NewReader(r.nc), nil)
-	if err != nil {
-		t.Fatalf("read response: %v", err)
-	}
-	return resp.StatusCode
+	nc := plainDial(t, s)
+	writePieces(t, nc, string(handshakeRequest(s.Addr().String(), extra...)), nil)
+	return readResponse(t, nc, http.MethodGet).status
 }
 
 // TestTCPKeepAlive reads the server side of a connection in /proc/net/tcp:

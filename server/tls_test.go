@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"fmt"
@@ -199,10 +198,8 @@ func TestTLSFragmentedFrames(t *testing.T) {
 // counts its ciphertext, and the publisher never waits for it.
 func TestTLSSlowConsumerIsClosed(t *testing.T) {
 	s := startTLS(t, server.Config{OutboxBytes: 128 << 10})
-	nc := dialTLSSmallWindow(t, s)
-	r := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	r.write(handshakeRequest(s.Addr().String()))
-	r.expectUpgrade()
+	r := newRawConn(t, dialTLSSmallWindow(t, s))
+	r.handshake()
 	ch := freshChannel("slow")
 	rawJoin(r, ch)
 	content := []byte(`"` + strings.Repeat("s", 4000) + `"`)
