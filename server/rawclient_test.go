@@ -103,11 +103,14 @@ func (r *rawConn) expectUpgrade() *http.Response {
 	return resp
 }
 
-func (r *rawConn) write(b []byte) {
+// write writes each of bs with a write call of its own.
+func (r *rawConn) write(bs ...[]byte) {
 	r.t.Helper()
-	r.nc.SetWriteDeadline(time.Now().Add(rawTimeout))
-	if _, err := r.nc.Write(b); err != nil {
-		r.t.Fatalf("write: %v", err)
+	for _, b := range bs {
+		r.nc.SetWriteDeadline(time.Now().Add(rawTimeout))
+		if _, err := r.nc.Write(b); err != nil {
+			r.t.Fatalf("write: %v", err)
+		}
 	}
 }
 
@@ -176,6 +179,19 @@ func frame(op byte, payload string) []byte {
 // fragment is shorthand for a masked frame with FIN cleared.
 func fragment(op byte, payload string) []byte {
 	return frameSpec{op: op, payload: []byte(payload), more: true}.encode()
+}
+
+// fragments cuts msg at the given offsets into the frames of one
+// fragmented message: the first carries op, the others are continuations,
+// the last is final. Equal offsets make an empty fragment.
+func fragments(op byte, msg string, cuts ...int) [][]byte {
+	var frames [][]byte
+	prev := 0
+	for _, cut := range cuts {
+		frames = append(frames, fragment(op, msg[prev:cut]))
+		op, prev = opCont, cut
+	}
+	return append(frames, frame(op, msg[prev:]))
 }
 
 // closeBody is a close frame payload: a code and a reason.

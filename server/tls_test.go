@@ -181,12 +181,10 @@ func TestTLSFragmentedFrames(t *testing.T) {
 	rawJoin(r, ch)
 	for _, size := range []int{3, 40 << 10} {
 		content := `"` + strings.Repeat("f", size) + `"`
-		msg := []byte(broadcastCmd(ch, content))
+		msg := broadcastCmd(ch, content)
 		third := len(msg) / 3
-		r.write(frameSpec{op: opText, payload: msg[:third], more: true}.encode())
-		r.write(frame(opPing, "between"))
-		r.write(frameSpec{op: opCont, payload: msg[third : 2*third], more: true}.encode())
-		r.write(frameSpec{op: opCont, payload: msg[2*third:]}.encode())
+		parts := fragments(opText, msg, third, 2*third)
+		r.write(parts[0], frame(opPing, "between"), parts[1], parts[2])
 		r.expectFrame(opPong, "between")
 		r.expectText(delivery(ch, content))
 	}
@@ -210,7 +208,7 @@ func TestTLSSlowConsumerIsClosed(t *testing.T) {
 		s.Publish([]byte(ch), content)
 	}
 	eventually(t, "the slow consumer to go", func() bool { return s.Stats().Sockets == 0 })
-	stillServesTLS(t, s)
+	servesClient(t, dialWSS(t, s))
 }
 
 // The authorizer pauses a connection per command; a TLS record holding many
@@ -260,17 +258,6 @@ func TestTLSShutdownCloses1001(t *testing.T) {
 	joinSync(t, c, freshChannel("bye"))
 	go s.Shutdown(t.Context())
 	expectClose(t, c, websocket.CloseGoingAway)
-}
-
-// stillServesTLS is stillServes for a TLS listener.
-func stillServesTLS(t testing.TB, s *server.Server) {
-	t.Helper()
-	c := dialWSS(t, s)
-	ch := freshChannel("alive")
-	joinSync(t, c, ch)
-	send(t, c, broadcastCmd(ch, `"ping"`))
-	expect(t, c, delivery(ch, `"ping"`))
-	c.Close()
 }
 
 // dialTLSSmallWindow is a TLS connection with a 4 KiB receive buffer set
