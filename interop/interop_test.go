@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,12 +110,12 @@ func exercise(t *testing.T, s *server.Server, c client) {
 type script struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *syncBuffer
+	stderr *servertest.SyncBuffer
 }
 
 func runScript(t *testing.T, cmd *exec.Cmd) *script {
 	t.Helper()
-	sc := &script{cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}}
+	sc := &script{cmd: cmd, lines: make(chan string, 16), stderr: &servertest.SyncBuffer{}}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -214,22 +213,4 @@ func pythonModule(name string) func() error {
 		}
 		return nil
 	}
-}
-
-// syncBuffer is a bytes.Buffer the process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -268,14 +268,7 @@ func serverGoroutines(fa *faultyAuthorizer) int {
 // expectGoroutinesBack polls until the server is back to base goroutines.
 func expectGoroutinesBack(t testing.TB, fa *faultyAuthorizer, base int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for serverGoroutines(fa) > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, started with %d\n%s", serverGoroutines(fa), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	settles(t, "goroutines", func() int { return serverGoroutines(fa) }, base)
 }
 
 // warmBase makes one allowed connection, so the authorizer client has its

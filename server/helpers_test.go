@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +238,20 @@ func eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settles polls until count() is back to want or below. It fails with
+// every goroutine's stack, which shows what holds a leaked resource.
+func settles(t testing.TB, what string, count func() int, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n := count(); n > want; n = count() {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%s: %d, started with %d\n%s", what, n, want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,23 +1,22 @@
 package server_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // TestDebugLogsOneLinePerBadEnding: a refused handshake, a protocol close
 // and a dropped connection each leave one debug line with the reason, the
 // remote address and the close code; a normal close leaves none.
 func TestDebugLogsOneLinePerBadEnding(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &servertest.SyncBuffer{}
 	s := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	raw := rawRequest(t, s, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n") // no upgrade headers
@@ -48,7 +47,7 @@ func TestDebugLogsOneLinePerBadEnding(t *testing.T) {
 // TestInfoLogsNothingPerConnectionOrMessage: at info, a busy session logs
 // only the start-up line.
 func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &servertest.SyncBuffer{}
 	s := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	a, b := dial(t, s), dial(t, s)
 	joinSync(t, a, "n")
@@ -100,23 +99,4 @@ func rawRequest(t *testing.T, s *server.Server, req string) string {
 			return c.LocalAddr().String()
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that the server's goroutines and the test
-// may use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -398,15 +398,3 @@ func countFDs(t testing.TB) int {
 	}
 	return len(ents)
 }
-
-// settles polls until count() is back to want or below.
-func settles(t testing.TB, what string, count func() int, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for n := count(); n > want; n = count() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d, started with %d", what, n, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

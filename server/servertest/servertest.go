@@ -1,7 +1,8 @@
 // Package servertest starts real wsify servers for tests in other packages,
 // as net/http/httptest does for net/http: in this process, on a free
 // loopback port, shut down when the test ends. It also makes the
-// self-signed certificate TLS tests share.
+// self-signed certificate TLS tests share, and a buffer their loggers and
+// child processes can write.
 package servertest
 
 import (
