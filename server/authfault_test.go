@@ -278,7 +278,7 @@ func warmBase(t testing.TB, s *server.Server, fa *faultyAuthorizer) int {
 	if got := handshakeStatus(t, s); got != http.StatusSwitchingProtocols {
 		t.Fatalf("healthy authorizer: handshake %d", got)
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	return serverGoroutines(fa)
 }
 
@@ -298,7 +298,7 @@ func TestAuthorizerFaultsAtConnect(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 
@@ -320,7 +320,7 @@ func TestAuthorizerFaultsOnCommand(t *testing.T) {
 		c.Close()
 		stillServesWithAuthorizer(t, s, fc.name)
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 
@@ -372,7 +372,7 @@ func TestAuthorizerFaultsUnderConcurrentConnects(t *testing.T) {
 	fa.set(replyStatus(http.StatusOK), replyStatus(http.StatusOK))
 	stillServesWithAuthorizer(t, s, "the faults")
 	eventually(t, "at most 2 authorizer connections", func() bool { return fa.openConns() <= 2 })
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 

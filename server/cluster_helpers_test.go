@@ -146,29 +146,28 @@ func dialPeer(t testing.TB, s *server.Server) *peer {
 
 func (p *peer) expect(t testing.TB, want string) {
 	t.Helper()
-	select {
-	case got, ok := <-p.in:
-		if !ok {
-			t.Fatalf("connection %s ended; want %s", p.LocalAddr(), want)
-		}
-		if got != want {
-			t.Fatalf("got  %s\nwant %s", got, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("nothing within 5s; want %s", want)
+	if got := p.await(t, "; want "+want); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
 func (p *peer) next(t testing.TB) string {
 	t.Helper()
+	return p.await(t, "")
+}
+
+// await returns the next message within 5s; awaited ends the failure
+// messages.
+func (p *peer) await(t testing.TB, awaited string) string {
+	t.Helper()
 	select {
 	case got, ok := <-p.in:
 		if !ok {
-			t.Fatalf("connection %s ended", p.LocalAddr())
+			t.Fatalf("connection %s ended%s", p.LocalAddr(), awaited)
 		}
 		return got
 	case <-time.After(5 * time.Second):
-		t.Fatal("nothing within 5s")
+		t.Fatalf("nothing within 5s%s", awaited)
 	}
 	return ""
 }

@@ -241,6 +241,12 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitClosed waits until the server holds no socket.
+func waitClosed(t testing.TB, s *server.Server) {
+	t.Helper()
+	eventually(t, "every connection closed", func() bool { return s.Stats().Sockets == 0 })
+}
+
 // settles polls until count() is back to want or below. It fails with
 // every goroutine's stack, which shows what holds a leaked resource.
 func settles(t testing.TB, what string, count func() int, want int) {

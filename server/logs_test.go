@@ -66,11 +66,6 @@ func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
 	}
 }
 
-func waitClosed(t *testing.T, s *server.Server) {
-	t.Helper()
-	eventually(t, "every connection closed", func() bool { return s.Stats().Sockets == 0 })
-}
-
 func logged(logs string, parts ...string) bool {
 	for _, line := range strings.Split(logs, "\n") {
 		n := 0

@@ -83,7 +83,7 @@ func TestSoakChurnNeverDeliversAfterLeaveAndLeavesNothingBehind(t *testing.T) {
 	plan := planSoak(t)
 	s := start(t, server.Config{})
 	stillServes(t, s) // warms up this process's own poller and buffers
-	eventually(t, "the warm-up client gone", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)  // the warm-up client
 	fds0, g0 := countFDs(t), runtime.NumGoroutine()
 	r := &soakRun{srv: s, plan: plan, stop: make(chan struct{})}
 	r.run()
