@@ -237,19 +237,7 @@ func TestTLSCommandsBufferedInCryptoTLSRunAfterPauses(t *testing.T) {
 // before it, even while the client keeps sending.
 func TestTLSServerCloseReachesAClientStillSending(t *testing.T) {
 	s := startTLS(t, server.Config{MaxMessageBytes: 1024})
-	r := rawDialTLS(t, s)
-	var burst []byte
-	for i := range 100 {
-		burst = append(burst, frame(opText, joinCmd("c", fmt.Sprint(i)))...)
-	}
-	r.write(append(burst, frameSpec{op: opText, length: 1 << 20}.encode()...))
-	stop := make(chan struct{})
-	defer close(stop)
-	go keepSending(r, stop)
-	for i := range 100 {
-		r.expectText(okReply(fmt.Sprint(i)))
-	}
-	r.expectClose(1009)
+	expect1009WhileSending(rawDialTLS(t, s), 100, 0)
 }
 
 func TestTLSShutdownCloses1001(t *testing.T) {
