@@ -47,13 +47,7 @@ func TestTLSKeepAliveHTTPSRequests(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	for range 3 {
-		resp, err := hc.Get("https://" + s.Addr().String() + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp, _ := do(t, http.MethodGet, "https://"+s.Addr().String()+"/healthz", "", "", hc); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /healthz: %d", resp.StatusCode)
 		}
 	}
@@ -67,23 +61,15 @@ func TestTLSPostBroadcastOverHTTPS(t *testing.T) {
 	sub := dialWSS(t, s)
 	ch := freshChannel("https")
 	joinSync(t, sub, ch)
-	hc := httpsClient(t)
-	resp, err := hc.Post("https://"+s.Addr().String()+"/broadcast", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"channel":%q,"content":"hi"}`, ch)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || string(body) != `{"ok":true}` {
+	hc, base := httpsClient(t), "https://"+s.Addr().String()
+	resp, body := do(t, http.MethodPost, base+"/broadcast", "application/json", fmt.Sprintf(`{"channel":%q,"content":"hi"}`, ch), hc)
+	if resp.StatusCode != http.StatusCreated || body != `{"ok":true}` {
 		t.Fatalf("POST /broadcast over https: %d %s", resp.StatusCode, body)
 	}
 	expect(t, sub, delivery(ch, `"hi"`))
-	resp, err = hc.Get("https://" + s.Addr().String() + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /healthz over https: %v %v", resp, err)
+	if resp, body := do(t, http.MethodGet, base+"/healthz", "", "", hc); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz over https: %d %s", resp.StatusCode, body)
 	}
-	resp.Body.Close()
 }
 
 // A client that speaks plain TCP to the TLS port is dropped: a plain HTTP
