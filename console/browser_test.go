@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func runConsole(t *testing.T, node, url, shot string) {
 		t.Fatal(err)
 	}
 	lines := readLines(t, out, url)
-	if err := cmd.Wait(); err != nil || !slicesContain(lines, "done") {
+	if err := cmd.Wait(); err != nil || !slices.Contains(lines, "done") {
 		t.Fatalf("console script: %v (stdout %q)\n%s", err, lines, stderr.String())
 	}
 }
@@ -122,15 +123,6 @@ func publish(t *testing.T, url, body string) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("POST /broadcast: %s", resp.Status)
 	}
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkScreenshot decodes the PNG and wants a rendered page: many distinct

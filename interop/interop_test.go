@@ -3,13 +3,14 @@ package interop
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +19,23 @@ import (
 )
 
 // client is one third-party client: how to check it is installed, the
-// interpreter and the scripts it runs over ws:// and over wss://, and the
-// last line it must print.
+// interpreter and the script it runs, and the last line it must print.
 type client struct {
-	name           string
-	installed      func() error
-	run            string // interpreter
-	script, secure string // under clients/
-	closed         string
+	name      string
+	installed func() error
+	run       string // interpreter
+	script    string // under clients/
+	closed    string
 }
 
-// command runs the client's ws:// script, or its wss:// one when secure.
-func (c client) command(url, channel string, secure bool) *exec.Cmd {
-	script := c.script
-	if secure {
-		script = c.secure
+// start runs the client's script on url and channel; the wss:// run adds
+// the CA file and the content the script broadcasts itself.
+func (c client) start(t *testing.T, url, channel string, secureArgs ...string) *script {
+	t.Helper()
+	if err := c.installed(); err != nil {
+		t.Fatalf("%s is not installed (%v): run `make deps`", c.name, err)
 	}
-	return exec.Command(c.run, "clients/"+script, url, channel)
+	return runScript(t, exec.Command(c.run, append([]string{"clients/" + c.script, url, channel}, secureArgs...)...))
 }
 
 // python is Debian's interpreter, which sees Debian's python3-websockets
@@ -52,19 +53,19 @@ var clients = []client{
 	{
 		name:      "chromium",
 		installed: all(program(chromiumPath()), program("node"), nodeModule("playwright-core")),
-		run:       "node", script: "chromium.js", secure: "secure_chromium.js",
+		run:       "node", script: "chromium.js",
 		closed: "closed 1000 clean",
 	},
 	{
 		name:      "python-websockets",
 		installed: all(program(python), pythonModule("websockets")),
-		run:       python, script: "python_websockets.py", secure: "secure_python.py",
+		run:       python, script: "python_websockets.py",
 		closed: "closed 1000",
 	},
 	{
 		name:      "node-ws",
 		installed: all(program("node"), nodeModule("ws")),
-		run:       "node", script: "node_ws.js", secure: "secure_node_ws.js",
+		run:       "node", script: "node_ws.js",
 		closed: "closed 1000",
 	},
 }
@@ -75,9 +76,6 @@ func TestThirdPartyClientsJoinReceiveAndCloseCleanly(t *testing.T) {
 		for _, c := range clients {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				if err := c.installed(); err != nil {
-					t.Fatalf("%s is not installed (%v): run `make deps`", c.name, err)
-				}
 				exercise(t, s, c)
 			})
 		}
@@ -95,28 +93,24 @@ func TestThirdPartyClientsJoinReceiveAndCloseCleanly(t *testing.T) {
 // posts, then the close code the server answered its 1000 with.
 func exercise(t *testing.T, s *server.Server, c client) {
 	channel := "interop-" + c.name
-	cmd := c.command(fmt.Sprintf("ws://%s/ws", s.Addr()), channel, false)
-	out := runScript(t, cmd)
+	out := c.start(t, fmt.Sprintf("ws://%s/ws", s.Addr()), channel)
 	out.expect(t, "joined")
 	content := fmt.Sprintf(`{"to":%q,"text":"héllo","n":[1,2.5,null,true]}`, c.name)
-	broadcast(t, s, channel, content)
+	broadcast(t, fmt.Sprintf("http://%s", s.Addr()), nil, channel, content)
 	out.expect(t, fmt.Sprintf(`received {"channel":%q,"content":%s}`, channel, content))
-	out.expect(t, c.closed)
-	if err := out.wait(); err != nil {
-		t.Fatalf("%s: %v\nstderr:\n%s", c.name, err, out.stderr.String())
-	}
+	out.finish(t, c)
 }
 
 // script is a running client script and its output, line by line.
 type script struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *syncBuffer
+	stderr *servertest.SyncBuffer
 }
 
 func runScript(t *testing.T, cmd *exec.Cmd) *script {
 	t.Helper()
-	sc := &script{cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}}
+	sc := &script{cmd: cmd, lines: make(chan string, 16), stderr: &servertest.SyncBuffer{}}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -138,36 +132,60 @@ func (sc *script) scan(r io.Reader) {
 	}
 }
 
-// expect reads the next line and compares it with want. Chromium may take
-// a while to start on a busy machine, hence the long wait.
-func (sc *script) expect(t *testing.T, want string) {
+// next reads the next line; awaited describes it for the failure messages.
+// Chromium may take a while to start on a busy machine, hence the long
+// wait.
+func (sc *script) next(t *testing.T, awaited string) string {
 	t.Helper()
 	select {
 	case got, ok := <-sc.lines:
 		if !ok {
-			t.Fatalf("%s ended before printing %q\nstderr:\n%s", sc.cmd, want, sc.stderr.String())
+			t.Fatalf("%s ended before printing %s\nstderr:\n%s", sc.cmd, awaited, sc.stderr.String())
 		}
-		if got != want {
-			t.Fatalf("%s printed\n  %s\nwant\n  %s\nstderr:\n%s", sc.cmd, got, want, sc.stderr.String())
-		}
+		return got
 	case <-time.After(45 * time.Second):
-		t.Fatalf("%s printed nothing for 45s, waiting for %q\nstderr:\n%s", sc.cmd, want, sc.stderr.String())
+		t.Fatalf("%s printed nothing for 45s, waiting for %s\nstderr:\n%s", sc.cmd, awaited, sc.stderr.String())
+	}
+	return ""
+}
+
+// expect reads the next line and compares it with want.
+func (sc *script) expect(t *testing.T, want string) {
+	t.Helper()
+	if got := sc.next(t, fmt.Sprintf("%q", want)); got != want {
+		t.Fatalf("%s printed\n  %s\nwant\n  %s\nstderr:\n%s", sc.cmd, got, want, sc.stderr.String())
 	}
 }
 
-func (sc *script) wait() error {
+// expectPrefix reads the next line and wants it to start with prefix.
+func (sc *script) expectPrefix(t *testing.T, prefix string) {
+	t.Helper()
+	if got := sc.next(t, fmt.Sprintf("a line starting %q", prefix)); !strings.HasPrefix(got, prefix) {
+		t.Fatalf("%s printed %q, want a line starting %q\nstderr:\n%s", sc.cmd, got, prefix, sc.stderr.String())
+	}
+}
+
+// finish wants c's close line, then the script's end with nothing more
+// printed and exit status 0.
+func (sc *script) finish(t *testing.T, c client) {
+	t.Helper()
+	sc.expect(t, c.closed)
 	for line := range sc.lines {
-		return fmt.Errorf("unexpected output %q", line)
+		t.Fatalf("%s: unexpected output %q\nstderr:\n%s", c.name, line, sc.stderr.String())
 	}
-	return sc.cmd.Wait()
+	if err := sc.cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v\nstderr:\n%s", c.name, err, sc.stderr.String())
+	}
 }
 
-// broadcast posts content to channel through POST /broadcast.
-func broadcast(t *testing.T, s *server.Server, channel, content string) {
+// broadcast posts content to channel through POST /broadcast at base,
+// http://host:port or https://host:port with pool trusting its certificate.
+func broadcast(t *testing.T, base string, pool *x509.CertPool, channel, content string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
-	hc := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := hc.Post(fmt.Sprintf("http://%s/broadcast", s.Addr()), "application/json", strings.NewReader(body))
+	hc := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+	resp, err := hc.Post(base+"/broadcast", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,22 +232,4 @@ func pythonModule(name string) func() error {
 		}
 		return nil
 	}
-}
-
-// syncBuffer is a bytes.Buffer the process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,15 +71,4 @@ func TestBadAdminAddressFailsStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "admin") {
 		t.Fatalf("want an admin address error, got %v", err)
 	}
-}
-
-func get(t testing.TB, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }

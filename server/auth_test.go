@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -138,21 +137,6 @@ func closedPortURL(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return "http://" + addr + "/auth"
-}
-
-func handshakeStatus(t testing.TB, s *server.Server) int {
-	t.Helper()
-	c, err := dialQuery(s, "")
-	var he *handshakeError
-	switch {
-	case err == nil:
-		c.Close()
-		return http.StatusSwitchingProtocols
-	case errors.As(err, &he):
-		return he.status
-	}
-	t.Fatalf("dial: %v", err)
-	return 0
 }
 
 func TestAuthorizerConnectVerdicts(t *testing.T) {
@@ -298,11 +282,7 @@ func TestAuthorizerCommandBody(t *testing.T) {
 	s := start(t, a.config(0))
 	ids := map[string]bool{}
 	for i, query := range []string{"a=1&a=2&b=x", ""} {
-		c, err := dialQuery(s, query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := mustDialQuery(t, s, query)
 		sent := fmt.Sprintf(`{ "id" : %d, "command":"broadcast","args":{"channel":"n","content":{"k": [1, "\u00e9"]}} }`, i)
 		send(t, c, sent)
 		expect(t, c, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
@@ -348,7 +328,7 @@ func TestAuthorizerKeepsOrderAndServesOthers(t *testing.T) {
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(free) // before the server's shutdown, which waits for the call
-	ca, cb := dialWho(t, s, "a"), dialWho(t, s, "b")
+	ca, cb := mustDialQuery(t, s, "who=a"), mustDialQuery(t, s, "who=b")
 	send(t, ca, `{"command":"join","args":{"channel":"o"},"id":1}`)
 	send(t, ca, `{"command":"broadcast","args":{"channel":"o","content":"x"},"id":2}`)
 	send(t, ca, `{"command":"leave","args":{"channel":"o"},"id":3}`)
@@ -364,16 +344,6 @@ func TestAuthorizerKeepsOrderAndServesOthers(t *testing.T) {
 	if got := commandIDsFrom(a, "a"); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
 		t.Fatalf("authorizer saw A's commands in order %v, want [1 2 3]", got)
 	}
-}
-
-func dialWho(t testing.TB, s *server.Server, who string) *websocket.Conn {
-	t.Helper()
-	c, err := dialQuery(s, "who="+who)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func commandsFrom(a *authorizer, who string) int { return len(commandIDsFrom(a, who)) }

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -269,14 +268,7 @@ func serverGoroutines(fa *faultyAuthorizer) int {
 // expectGoroutinesBack polls until the server is back to base goroutines.
 func expectGoroutinesBack(t testing.TB, fa *faultyAuthorizer, base int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for serverGoroutines(fa) > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, started with %d\n%s", serverGoroutines(fa), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	settles(t, "goroutines", func() int { return serverGoroutines(fa) }, base)
 }
 
 // warmBase makes one allowed connection, so the authorizer client has its
@@ -286,7 +278,7 @@ func warmBase(t testing.TB, s *server.Server, fa *faultyAuthorizer) int {
 	if got := handshakeStatus(t, s); got != http.StatusSwitchingProtocols {
 		t.Fatalf("healthy authorizer: handshake %d", got)
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	return serverGoroutines(fa)
 }
 
@@ -306,7 +298,7 @@ func TestAuthorizerFaultsAtConnect(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 
@@ -328,7 +320,7 @@ func TestAuthorizerFaultsOnCommand(t *testing.T) {
 		c.Close()
 		stillServesWithAuthorizer(t, s, fc.name)
 	}
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 
@@ -380,7 +372,7 @@ func TestAuthorizerFaultsUnderConcurrentConnects(t *testing.T) {
 	fa.set(replyStatus(http.StatusOK), replyStatus(http.StatusOK))
 	stillServesWithAuthorizer(t, s, "the faults")
 	eventually(t, "at most 2 authorizer connections", func() bool { return fa.openConns() <= 2 })
-	eventually(t, "no sockets", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)
 	expectGoroutinesBack(t, fa, base)
 }
 
@@ -389,28 +381,13 @@ func concurrentHandshakes(t testing.TB, s *server.Server, n int) map[int]int {
 	t.Helper()
 	statuses := make(chan int, n)
 	for range n {
-		go func() { statuses <- handshakeStatusOrZero(s) }()
+		go func() { status, _ := dialStatus(s); statuses <- status }()
 	}
 	counts := map[int]int{}
 	for range n {
 		counts[<-statuses]++
 	}
 	return counts
-}
-
-// handshakeStatusOrZero is handshakeStatus for other goroutines: 0 when
-// the dial failed without an HTTP answer.
-func handshakeStatusOrZero(s *server.Server) int {
-	c, err := dialQuery(s, "")
-	var he *handshakeError
-	switch {
-	case err == nil:
-		c.Close()
-		return http.StatusSwitchingProtocols
-	case errors.As(err, &he):
-		return he.status
-	}
-	return 0
 }
 
 // TestAuthorizerNotAskedForConnectionsAlreadyGone stalls the authorizer

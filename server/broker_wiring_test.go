@@ -96,18 +96,14 @@ func churn(p *peer, n int) error {
 
 func TestStatsAndHealthShowTheBroker(t *testing.T) {
 	s := start(t, server.Config{})
-	if code, body := health(t, s); code != http.StatusOK || body != `{"status":"ok"}` {
+	if code, body := get(t, httpURL(s, "/healthz")); code != http.StatusOK || body != `{"status":"ok"}` {
 		t.Fatalf("healthz %d %s", code, body)
 	}
 	p := dialPeer(t, s)
 	p.join(t, "a")
-	resp, err := http.Get(httpURL(s, "/stats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, body := get(t, httpURL(s, "/stats"))
 	var st server.Stats
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
 	if b := st.Broker; b.Driver != "memory" || !b.Up || b.Subscriptions != 1 || b.Node == "" {

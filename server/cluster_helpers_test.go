@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,44 +71,12 @@ func startNodes(t *testing.T, k int, b broker.Config) []*server.Server {
 	return nodes
 }
 
-// startAt is start without the forced address: for nodes sharing a port.
-func startAt(t *testing.T, cfg server.Config) (*server.Server, error) {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s, err := server.New(cfg)
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s, nil
-}
-
-func health(t testing.TB, s *server.Server) (int, string) {
-	t.Helper()
-	resp, err := http.Get(httpURL(s, "/healthz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func waitHealth(t testing.TB, s *server.Server, status int) string {
 	t.Helper()
 	var body string
 	eventually(t, "healthz "+http.StatusText(status), func() bool {
 		var got int
-		got, body = health(t, s)
+		got, body = get(t, httpURL(s, "/healthz"))
 		return got == status
 	})
 	return body
@@ -179,29 +146,28 @@ func dialPeer(t testing.TB, s *server.Server) *peer {
 
 func (p *peer) expect(t testing.TB, want string) {
 	t.Helper()
-	select {
-	case got, ok := <-p.in:
-		if !ok {
-			t.Fatalf("connection %s ended; want %s", p.LocalAddr(), want)
-		}
-		if got != want {
-			t.Fatalf("got  %s\nwant %s", got, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("nothing within 5s; want %s", want)
+	if got := p.await(t, "; want "+want); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
 func (p *peer) next(t testing.TB) string {
 	t.Helper()
+	return p.await(t, "")
+}
+
+// await returns the next message within 5s; awaited ends the failure
+// messages.
+func (p *peer) await(t testing.TB, awaited string) string {
+	t.Helper()
 	select {
 	case got, ok := <-p.in:
 		if !ok {
-			t.Fatalf("connection %s ended", p.LocalAddr())
+			t.Fatalf("connection %s ended%s", p.LocalAddr(), awaited)
 		}
 		return got
 	case <-time.After(5 * time.Second):
-		t.Fatal("nothing within 5s")
+		t.Fatalf("nothing within 5s%s", awaited)
 	}
 	return ""
 }

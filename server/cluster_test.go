@@ -38,16 +38,14 @@ func testCluster(t *testing.T, c cluster) {
 
 	a1.send(t, `{"command":"broadcast","args":{"channel":"room","content":{"n":1}}}`)
 	expectAll(t, `{"channel":"room","content":{"n":1}}`, a1, a2, b1, c1)
-	if code, body := post(t, httpURL(B, "/broadcast"), "application/json", `{"channel":"room","content":"two"}`); code != http.StatusCreated {
-		t.Fatalf("POST /broadcast on B: %d %s", code, body)
-	}
+	postToChannel(t, B, "room", `"two"`)
 	expectAll(t, `{"channel":"room","content":"two"}`, a1, a2, b1, c1)
 	quiet(t, a1, a2, b1, c1, c2)
 
 	c1.leave(t, "room") // C's last subscriber of room
 	a2.Close()          // A keeps a1
 	waitSubscribers(t, c, "room", A, B)
-	post(t, httpURL(C, "/broadcast"), "application/json", `{"channel":"room","content":3}`)
+	postToChannel(t, C, "room", "3")
 	expectAll(t, `{"channel":"room","content":3}`, a1, b1)
 	quiet(t, a1, b1, c1, c2)
 
@@ -113,7 +111,7 @@ func testOutage(t *testing.T, c cluster) {
 			t.Fatalf("wsify_broker_up = %v after the broker came back", m["wsify_broker_up"])
 		}
 	}
-	post(t, httpURL(A, "/broadcast"), "application/json", `{"channel":"room","content":"back"}`)
+	postToChannel(t, A, "room", `"back"`)
 	expectAll(t, `{"channel":"room","content":"back"}`, clients...)
 	clients[3].send(t, `{"command":"broadcast","args":{"channel":"room","content":"again"}}`)
 	expectAll(t, `{"channel":"room","content":"again"}`, clients...)

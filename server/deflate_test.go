@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
-	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +79,7 @@ func TestCompressedAndPlainSubscribersGetTheSameMessage(t *testing.T) {
 	joinSync(t, plain, ch)
 
 	big := compressible(8 << 10)
-	if code, body := post(t, httpURL(s, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%s}`, ch, big)); code != 201 {
-		t.Fatalf("POST /broadcast: %d %s", code, body)
-	}
+	postToChannel(t, s, ch, big)
 	b0, payload := z.readFrame()
 	if b0 != 0xC1 {
 		t.Fatalf("first byte %#x, want FIN|RSV1|text", b0)
@@ -96,7 +92,7 @@ func TestCompressedAndPlainSubscribersGetTheSameMessage(t *testing.T) {
 	}
 	expect(t, plain, delivery(ch, big))
 
-	post(t, httpURL(s, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":"tiny"}`, ch))
+	postToChannel(t, s, ch, `"tiny"`)
 	if b0, payload := z.readFrame(); b0 != 0x81 || string(payload) != delivery(ch, `"tiny"`) {
 		t.Fatalf("small message: %#x %q, want a plain text frame", b0, payload)
 	}
@@ -175,14 +171,7 @@ type extConn struct {
 func rawDialExt(t testing.TB, s *server.Server, offer string) extConn {
 	t.Helper()
 	r := rawDialTCP(t, s)
-	req := bytes.Replace(handshakeRequest(s.Addr().String()), []byte("\r\n\r\n"),
-		[]byte("\r\nSec-WebSocket-Extensions: "+offer+"\r\n\r\n"), 1)
-	r.write(req)
-	r.nc.SetReadDeadline(time.Now().Add(rawTimeout))
-	resp, err := http.ReadResponse(r.br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
+	resp := r.handshake("Sec-WebSocket-Extensions: " + offer)
 	return extConn{r, resp.Header.Get("Sec-WebSocket-Extensions")}
 }
 
@@ -190,20 +179,11 @@ func rawDialExt(t testing.TB, s *server.Server, offer string) extConn {
 // first byte and payload.
 func (z extConn) readFrame() (byte, []byte) {
 	z.t.Helper()
-	z.nc.SetReadDeadline(time.Now().Add(rawTimeout))
-	var h [2]byte
-	if _, err := io.ReadFull(z.br, h[:]); err != nil {
-		z.t.Fatal(err)
-	}
-	n, err := z.readLength(h[1] & 0x7f)
+	b0, p, err := z.readWireFrame()
 	if err != nil {
 		z.t.Fatal(err)
 	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(z.br, p); err != nil {
-		z.t.Fatal(err)
-	}
-	return h[0], p
+	return b0, p
 }
 
 // deflateRaw compresses p as a permessage-deflate client would.

@@ -37,9 +37,7 @@ func TestStalledClientsDoNotHoldWorkers(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("clients were not served while stalled clients held partial data")
 	}
-	if code, _ := post(t, httpURL(s, "/broadcast"), "application/json", `{"channel":"live","content":0}`); code != 201 {
-		t.Fatalf("POST /broadcast: %d", code)
-	}
+	postToChannel(t, s, "live", "0")
 }
 
 func halfHandshake(t testing.TB, s *server.Server) {

@@ -29,7 +29,12 @@ func freshChannel(prefix string) string {
 // broadcast round trip.
 func stillServes(t testing.TB, s *server.Server) {
 	t.Helper()
-	c := dial(t, s)
+	servesClient(t, dial(t, s))
+}
+
+// servesClient runs a join and a broadcast round trip on c, then closes it.
+func servesClient(t testing.TB, c *websocket.Conn) {
+	t.Helper()
 	ch := freshChannel("alive")
 	joinSync(t, c, ch)
 	send(t, c, broadcastCmd(ch, `"ping"`))
@@ -50,6 +55,16 @@ func delivery(channel, content string) string {
 }
 
 func okReply(id string) string { return fmt.Sprintf(`{"id":%q,"ok":true}`, id) }
+
+// closesWith sends frames from a new raw client, one write each, checks the
+// server closes it with code, and that it still serves a fresh client.
+func closesWith(t testing.TB, s *server.Server, code int, frames ...[]byte) {
+	t.Helper()
+	r := rawDial(t, s)
+	r.write(frames...)
+	r.expectClose(code)
+	stillServes(t, s)
+}
 
 // rawJoin joins channel from a raw client and waits for the reply.
 func rawJoin(r *rawConn, channel string) {
@@ -95,14 +110,12 @@ func TestPingsBetweenFragmentsAreAnsweredAndMessageReassembled(t *testing.T) {
 	r := rawDial(t, s)
 	ch := freshChannel("frag-ping")
 	rawJoin(r, ch)
-	cmd := broadcastCmd(ch, `{"parts":3}`)
-	r.write(fragment(opText, cmd[:10]))
-	r.write(frame(opPing, "p1"))
+	parts := fragments(opText, broadcastCmd(ch, `{"parts":3}`), 10, 30)
+	r.write(parts[0], frame(opPing, "p1"))
 	r.expectFrame(opPong, "p1")
-	r.write(frameSpec{op: opCont, payload: []byte(cmd[10:30]), more: true}.encode())
-	r.write(frame(opPing, "p2"))
+	r.write(parts[1], frame(opPing, "p2"))
 	r.expectFrame(opPong, "p2")
-	r.write(frame(opCont, cmd[30:]))
+	r.write(parts[2])
 	r.expectText(delivery(ch, `{"parts":3}`))
 }
 
@@ -146,10 +159,7 @@ func TestCloseHandshakeCodes(t *testing.T) {
 		{"reason not UTF-8", closeBody(1000, "\xff\xfe"), 1002},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := rawDial(t, s)
-			r.write(frameSpec{op: opClose, payload: tc.body}.encode())
-			r.expectClose(tc.want)
-			stillServes(t, s)
+			closesWith(t, s, tc.want, frameSpec{op: opClose, payload: tc.body}.encode())
 		})
 	}
 }
@@ -161,11 +171,7 @@ func TestCommandSplitInFragmentsIsExecuted(t *testing.T) {
 	rawJoin(r, ch)
 	for _, op := range []byte{opText, opBinary} {
 		cmd := broadcastCmd(ch, fmt.Sprintf(`{"op":%d}`, op))
-		r.write(fragment(op, cmd[:7]))
-		r.write(frameSpec{op: opCont, payload: []byte(cmd[7:20]), more: true}.encode())
-		r.write(frameSpec{op: opCont, payload: nil, more: true}.encode()) // empty fragments count too
-		r.write(frameSpec{op: opCont, payload: []byte(cmd[20:40]), more: true}.encode())
-		r.write(frame(opCont, cmd[40:]))
+		r.write(fragments(op, cmd, 7, 20, 20, 40)...) // the empty fragment counts too
 		r.expectText(delivery(ch, fmt.Sprintf(`{"op":%d}`, op)))
 	}
 }
@@ -207,10 +213,7 @@ func TestMessageAtLimitIsAccepted(t *testing.T) {
 	send(t, c, cmd)
 	expect(t, c, delivery(ch, content))
 
-	r := rawDial(t, s)
-	r.write(fragment(opText, cmd[:400]))
-	r.write(frameSpec{op: opCont, payload: []byte(cmd[400:800]), more: true}.encode())
-	r.write(frame(opCont, cmd[800:]))
+	rawDial(t, s).write(fragments(opText, cmd, 400, 800)...)
 	expect(t, c, delivery(ch, content))
 }
 
@@ -225,27 +228,16 @@ func TestMessageOverLimitClosesWith1009(t *testing.T) {
 		stillServes(t, s)
 	})
 	t.Run("fragmented", func(t *testing.T) {
-		r := rawDial(t, s)
-		r.write(fragment(opText, cmd[:400]))
-		r.write(frameSpec{op: opCont, payload: []byte(cmd[400:800]), more: true}.encode())
-		r.write(frame(opCont, cmd[800:]))
-		r.expectClose(1009)
-		stillServes(t, s)
+		closesWith(t, s, 1009, fragments(opText, cmd, 400, 800)...)
 	})
 	t.Run("huge declared length, no payload", func(t *testing.T) {
-		r := rawDial(t, s)
-		r.write(frameSpec{op: opText, length: 1 << 62}.encode())
-		r.expectClose(1009)
-		stillServes(t, s)
+		closesWith(t, s, 1009, frameSpec{op: opText, length: 1 << 62}.encode())
 	})
 }
 
 func TestLengthWithTopBitSetClosesWith1002(t *testing.T) {
 	s := start(t, server.Config{MaxMessageBytes: testMaxMessage})
-	r := rawDial(t, s)
-	r.write(frameSpec{op: opText, length: 1<<63 | 5}.encode())
-	r.expectClose(1002)
-	stillServes(t, s)
+	closesWith(t, s, 1002, frameSpec{op: opText, length: 1<<63 | 5}.encode())
 }
 
 const badUTF8Cmd = "{\"command\":\"broadcast\",\"args\":{\"channel\":\"u\",\"content\":\"\xff\xfe\"}}"
@@ -259,11 +251,7 @@ func TestInvalidUTF8InTextClosesWith1007(t *testing.T) {
 		stillServes(t, s)
 	})
 	t.Run("fragmented", func(t *testing.T) {
-		r := rawDial(t, s)
-		r.write(fragment(opText, badUTF8Cmd[:20]))
-		r.write(frame(opCont, badUTF8Cmd[20:]))
-		r.expectClose(1007)
-		stillServes(t, s)
+		closesWith(t, s, 1007, fragments(opText, badUTF8Cmd, 20)...)
 	})
 }
 
@@ -275,9 +263,7 @@ func TestUTF8SplitAcrossFragmentsIsAccepted(t *testing.T) {
 	ch := freshChannel("utf8")
 	rawJoin(r, ch)
 	cmd := broadcastCmd(ch, `"é€"`)
-	cut := strings.Index(cmd, "€") + 1
-	r.write(fragment(opText, cmd[:cut]))
-	r.write(frame(opCont, cmd[cut:]))
+	r.write(fragments(opText, cmd, strings.Index(cmd, "€")+1)...)
 	r.expectText(delivery(ch, `"é€"`))
 }
 
@@ -320,12 +306,7 @@ func TestProtocolErrorsCloseWith1002(t *testing.T) {
 		{"binary during a fragmented message", [][]byte{fragment(opText, join[:5]), fragment(opBinary, join)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := rawDial(t, s)
-			for _, f := range tc.frames {
-				r.write(f)
-			}
-			r.expectClose(1002)
-			stillServes(t, s)
+			closesWith(t, s, 1002, tc.frames...)
 		})
 	}
 }

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,6 @@ import (
 // start runs a server on a free loopback port for the test's lifetime.
 func start(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
 	return servertest.Start(t, cfg)
 }
 
@@ -38,7 +39,13 @@ func httpURL(s *server.Server, path string) string {
 // dial opens a client connection with gorilla/websocket.
 func dial(t testing.TB, s *server.Server) *websocket.Conn {
 	t.Helper()
-	c, err := dialQuery(s, "")
+	return mustDialQuery(t, s, "")
+}
+
+// mustDialQuery opens a client whose URL carries query, closed with the test.
+func mustDialQuery(t testing.TB, s *server.Server, query string) *websocket.Conn {
+	t.Helper()
+	c, err := dialQuery(s, query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +54,18 @@ func dial(t testing.TB, s *server.Server) *websocket.Conn {
 }
 
 func dialQuery(s *server.Server, query string) (*websocket.Conn, error) {
+	return dialURL(wsURL(s, query), nil)
+}
+
+func dialWithHeader(s *server.Server, header http.Header) (*websocket.Conn, error) {
+	return dialURL(wsURL(s, ""), header)
+}
+
+// dialURL dials with gorilla/websocket; a refused handshake comes back as a
+// *handshakeError.
+func dialURL(url string, header http.Header) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial(wsURL(s, query), nil)
+	c, resp, err := d.Dial(url, header)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -64,6 +81,38 @@ type handshakeError struct {
 }
 
 func (e *handshakeError) Error() string { return fmt.Sprintf("handshake %d: %v", e.status, e.err) }
+
+// statusOf is the HTTP status of a refused handshake, 0 for any other error.
+func statusOf(err error) int {
+	var he *handshakeError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return 0
+}
+
+// dialStatus dials s and returns the handshake's status: 101 when it
+// succeeded (the client is closed again), else the refusal's status, or 0
+// and the error when no HTTP answer came. Other goroutines may call it.
+func dialStatus(s *server.Server) (int, error) {
+	c, err := dialQuery(s, "")
+	if err != nil {
+		return statusOf(err), err
+	}
+	c.Close()
+	return http.StatusSwitchingProtocols, nil
+}
+
+// handshakeStatus is dialStatus for the test's goroutine: no HTTP answer
+// fails the test.
+func handshakeStatus(t testing.TB, s *server.Server) int {
+	t.Helper()
+	status, err := dialStatus(s)
+	if status == 0 {
+		t.Fatalf("dial: %v", err)
+	}
+	return status
+}
 
 func send(t testing.TB, c *websocket.Conn, msg string) {
 	t.Helper()
@@ -131,22 +180,53 @@ func joinSync(t testing.TB, c *websocket.Conn, channel string) {
 	expect(t, c, `{"id":"j","ok":true}`)
 }
 
+// post sends body with the header lines given as name, value pairs.
 func post(t testing.TB, url, contentType, body string, header ...string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	resp, b := do(t, http.MethodPost, url, contentType, body, nil, header...)
+	return resp.StatusCode, b
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, b := do(t, http.MethodGet, url, "", "", nil)
+	return resp.StatusCode, b
+}
+
+// postToChannel publishes content on channel through POST /broadcast and
+// wants 201.
+func postToChannel(t testing.TB, s *server.Server, channel, content string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
+	if code, resp := post(t, httpURL(s, "/broadcast"), "application/json", body); code != 201 {
+		t.Fatalf("POST /broadcast %s: %d %s", body, code, resp)
+	}
+}
+
+// do sends one request with client (http.DefaultClient when nil) and the
+// header lines given as name, value pairs.
+func do(t testing.TB, method, url, contentType, body string, client *http.Client, header ...string) (*http.Response, string) {
+	t.Helper()
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 // eventually polls cond until it holds or the time is up.
@@ -158,6 +238,26 @@ func eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitClosed waits until the server holds no socket.
+func waitClosed(t testing.TB, s *server.Server) {
+	t.Helper()
+	eventually(t, "every connection closed", func() bool { return s.Stats().Sockets == 0 })
+}
+
+// settles polls until count() is back to want or below. It fails with
+// every goroutine's stack, which shows what holds a leaked resource.
+func settles(t testing.TB, what string, count func() int, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n := count(); n > want; n = count() {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%s: %d, started with %d\n%s", what, n, want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -249,17 +249,6 @@ func byteCuts(n int) []int {
 	return cuts
 }
 
-// plainDial opens a plain TCP connection to s, closed with the test.
-func plainDial(t testing.TB, s *server.Server) net.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
 // writePieces writes msg cut at the given offsets, with a pause between
 // pieces long enough for the server to read each one on its own. Byte by
 // byte heads use a shorter pause to keep the test quick.
@@ -296,28 +285,6 @@ func readResponse(t testing.TB, nc net.Conn, method string) rawResponse {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return rawResponse{resp.StatusCode, string(b)}
-}
-
-// do sends one request with client (http.DefaultClient when nil).
-func do(t testing.TB, method, url, contentType, body string, client *http.Client) (*http.Response, string) {
-	t.Helper()
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
 }
 
 // expectJSON checks the status and that the body is a JSON object.

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,9 +31,7 @@ func TestMaxConnectionsAnswers503(t *testing.T) {
 	joinSync(t, b, "room")
 	send(t, a, `{"command":"broadcast","args":{"channel":"room","content":1}}`)
 	expect(t, b, `{"channel":"room","content":1}`)
-	if code, _ := post(t, httpURL(s, "/broadcast"), "application/json", `{"channel":"room","content":2}`); code != 201 {
-		t.Fatalf("POST /broadcast on a full server: %d, want 201", code)
-	}
+	postToChannel(t, s, "room", "2") // on a full server
 	expect(t, b, `{"channel":"room","content":2}`)
 
 	half.Close()
@@ -57,22 +53,9 @@ func expectRefused(t testing.TB, s *server.Server, header http.Header, want int)
 		c.Close()
 		t.Fatalf("handshake with %v succeeded, want %d", header, want)
 	}
-	var he *handshakeError
-	if !errors.As(err, &he) || he.status != want {
+	if statusOf(err) != want {
 		t.Fatalf("handshake with %v: %v, want status %d", header, err, want)
 	}
-}
-
-func dialWithHeader(s *server.Server, header http.Header) (*websocket.Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial(wsURL(s, ""), header)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil && resp != nil {
-		return nil, &handshakeError{resp.StatusCode, err}
-	}
-	return c, err
 }
 
 // dialWhenFree dials until the server has a place again; only 503 may
@@ -83,8 +66,7 @@ func dialWhenFree(t testing.TB, s *server.Server) *websocket.Conn {
 	eventually(t, "a free place", func() bool {
 		var err error
 		c, err = dialQuery(s, "")
-		var he *handshakeError
-		if err != nil && (!errors.As(err, &he) || he.status != http.StatusServiceUnavailable) {
+		if err != nil && statusOf(err) != http.StatusServiceUnavailable {
 			t.Fatalf("dial: %v, want success or 503", err)
 		}
 		return err == nil
@@ -120,14 +102,6 @@ func TestMaxChannelsPerConnection(t *testing.T) {
 	}
 }
 
-func postToChannel(t testing.TB, s *server.Server, channel, content string) {
-	t.Helper()
-	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
-	if code, resp := post(t, httpURL(s, "/broadcast"), "application/json", body); code != 201 {
-		t.Fatalf("POST /broadcast %s: %d %s", body, code, resp)
-	}
-}
-
 // TestAllowedOrigins lets in the listed origins, compared as scheme, host
 // and port without regard to case or an explicit default port, and clients
 // without an Origin header; any other origin gets 403.
@@ -144,7 +118,7 @@ func TestAllowedOrigins(t *testing.T) {
 		"https://example.com.evil.com", "http://localhost", "null", "example.com"} {
 		expectRefused(t, s, originHeader(origin), http.StatusForbidden)
 	}
-	if code := rawHandshakeStatus(t, s, "Origin: https://example.com\r\nOrigin: https://evil.com\r\n"); code != 403 {
+	if code := rawHandshakeStatus(t, s, "Origin: https://example.com", "Origin: https://evil.com"); code != 403 {
 		t.Fatalf("two Origin headers, one foreign: %d, want 403", code)
 	}
 	open := start(t, server.Config{})
@@ -164,17 +138,11 @@ func originHeader(origin string) http.Header {
 
 // rawHandshakeStatus sends an upgrade request with extra header lines and
 // returns the response status.
-func rawHandshakeStatus(t testing.TB, s *server.Server, extra string) int {
+func rawHandshakeStatus(t testing.TB, s *server.Server, extra ...string) int {
 	t.Helper()
-	req := strings.Replace(string(handshakeRequest(s.Addr().String())), "\r\n\r\n", "\r\n"+extra+"\r\n", 1)
-	r := rawDialTCP(t, s)
-	r.write([]byte(req))
-	r.nc.SetReadDeadline(time.Now().Add(rawTimeout))
-	resp, err := http.ReadResponse(bufio.NewReader(r.nc), nil)
-	if err != nil {
-		t.Fatalf("read response: %v", err)
-	}
-	return resp.StatusCode
+	nc := plainDial(t, s)
+	writePieces(t, nc, string(handshakeRequest(s.Addr().String(), extra...)), nil)
+	return readResponse(t, nc, http.MethodGet).status
 }
 
 // TestTCPKeepAlive reads the server side of a connection in /proc/net/tcp:

@@ -17,22 +17,30 @@ import (
 func TestCloseCodeSurvivesAPeerStillSending(t *testing.T) {
 	s := start(t, server.Config{MaxMessageBytes: 1024})
 	for range 5 {
-		r := rawDial(t, s)
-		var burst []byte
-		for i := range 300 {
-			burst = append(burst, frame(opText, fmt.Sprintf(`{"command":"join","args":{"channel":"c"},"id":%d}`, i))...)
-		}
-		r.write(append(burst, frameSpec{op: opText, length: 1 << 20}.encode()...))
-		stop := make(chan struct{})
-		go keepSending(r, stop)
-		time.Sleep(50 * time.Millisecond) // the server has closed; its replies wait unread
-		for i := range 300 {
-			r.expectText(fmt.Sprintf(`{"id":%d,"ok":true}`, i))
-		}
-		r.expectClose(1009)
-		close(stop)
+		// 50ms: the server has closed; its replies wait unread
+		expect1009WhileSending(rawDial(t, s), 300, 50*time.Millisecond)
 	}
 	stillServes(t, s)
+}
+
+// expect1009WhileSending writes n joins and a frame far over a 1024-byte
+// message limit at once, keeps writing junk, and after pause wants the n
+// replies, then close 1009.
+func expect1009WhileSending(r *rawConn, n int, pause time.Duration) {
+	r.t.Helper()
+	var burst []byte
+	for i := range n {
+		burst = append(burst, frame(opText, joinCmd("c", fmt.Sprint(i)))...)
+	}
+	r.write(append(burst, frameSpec{op: opText, length: 1 << 20}.encode()...))
+	stop := make(chan struct{})
+	defer close(stop)
+	go keepSending(r, stop)
+	time.Sleep(pause)
+	for i := range n {
+		r.expectText(okReply(fmt.Sprint(i)))
+	}
+	r.expectClose(1009)
 }
 
 // keepSending writes junk until stop or a write error, for at most 2s.

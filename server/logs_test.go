@@ -1,24 +1,22 @@
 package server_test
 
 import (
-	"bytes"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // TestDebugLogsOneLinePerBadEnding: a refused handshake, a protocol close
 // and a dropped connection each leave one debug line with the reason, the
 // remote address and the close code; a normal close leaves none.
 func TestDebugLogsOneLinePerBadEnding(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &servertest.SyncBuffer{}
 	s := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	raw := rawRequest(t, s, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n") // no upgrade headers
@@ -49,7 +47,7 @@ func TestDebugLogsOneLinePerBadEnding(t *testing.T) {
 // TestInfoLogsNothingPerConnectionOrMessage: at info, a busy session logs
 // only the start-up line.
 func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &servertest.SyncBuffer{}
 	s := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	a, b := dial(t, s), dial(t, s)
 	joinSync(t, a, "n")
@@ -66,11 +64,6 @@ func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "wsify listening") {
 		t.Fatalf("want only the start-up line, got:\n%s", logs)
 	}
-}
-
-func waitClosed(t *testing.T, s *server.Server) {
-	t.Helper()
-	eventually(t, "every connection closed", func() bool { return s.Stats().Sockets == 0 })
 }
 
 func logged(logs string, parts ...string) bool {
@@ -92,11 +85,7 @@ func logged(logs string, parts ...string) bool {
 // server closes and returns the client's address.
 func rawRequest(t *testing.T, s *server.Server, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := plainDial(t, s)
 	c.Write([]byte(req))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var buf [512]byte
@@ -105,23 +94,4 @@ func rawRequest(t *testing.T, s *server.Server, req string) string {
 			return c.LocalAddr().String()
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that the server's goroutines and the test
-// may use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -28,8 +28,8 @@ func TestMetricsCountAScriptedSession(t *testing.T) {
 	s := start(t, server.Config{AdminAddr: "127.0.0.1:0", Auth: auth.Config{URL: authz.URL}})
 	admin := "http://" + s.AdminAddr().String()
 
-	a, b, c := dialOK(t, s), dialOK(t, s), dialOK(t, s)
-	if _, err := dialQuery(s, "token=bad"); !isStatus(err, http.StatusForbidden) {
+	a, b, c := mustDialQuery(t, s, "token=ok"), mustDialQuery(t, s, "token=ok"), mustDialQuery(t, s, "token=ok")
+	if _, err := dialQuery(s, "token=bad"); statusOf(err) != http.StatusForbidden {
 		t.Fatalf("token=bad: want a 403 handshake, got %v", err)
 	}
 	joinSync(t, a, "news")
@@ -103,21 +103,6 @@ func denyBadTokenAndSecret(w http.ResponseWriter, r *http.Request) {
 	if req.Args.Channel == "secret" || strings.Join(req.Args.Query["token"], "") == "bad" {
 		w.WriteHeader(http.StatusForbidden)
 	}
-}
-
-func dialOK(t *testing.T, s *server.Server) *websocket.Conn {
-	t.Helper()
-	c, err := dialQuery(s, "token=ok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func isStatus(err error, status int) bool {
-	he, ok := err.(*handshakeError)
-	return ok && he.status == status
 }
 
 // closeNormally sends close 1000 and waits for the server's echo.

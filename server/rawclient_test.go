@@ -33,11 +33,16 @@ const (
 // instead of hanging it.
 const rawTimeout = 5 * time.Second
 
-// handshakeRequest is a valid upgrade request for the server at addr.
-func handshakeRequest(addr string) []byte {
-	return []byte("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\n" +
+// handshakeRequest is a valid upgrade request for the server at addr,
+// with the extra header lines given.
+func handshakeRequest(addr string, extra ...string) []byte {
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\n" +
 		"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	for _, line := range extra {
+		req += line + "\r\n"
+	}
+	return []byte(req + "\r\n")
 }
 
 // rawConn is a hand-driven client connection.
@@ -47,28 +52,45 @@ type rawConn struct {
 	br *bufio.Reader
 }
 
-// rawDialTCP connects without a handshake.
-func rawDialTCP(t testing.TB, s *server.Server) *rawConn {
+// plainDial opens a plain TCP connection to s, closed with the test.
+func plainDial(t testing.TB, s *server.Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+func newRawConn(t testing.TB, nc net.Conn) *rawConn {
 	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// rawDialTCP connects without a handshake.
+func rawDialTCP(t testing.TB, s *server.Server) *rawConn {
+	t.Helper()
+	return newRawConn(t, plainDial(t, s))
 }
 
 // rawDial connects and completes the handshake.
 func rawDial(t testing.TB, s *server.Server) *rawConn {
 	t.Helper()
 	r := rawDialTCP(t, s)
-	r.write(handshakeRequest(s.Addr().String()))
-	r.expectUpgrade()
+	r.handshake()
 	return r
 }
 
+// handshake sends an upgrade request with the extra header lines given and
+// checks the answer is a 101, which it returns.
+func (r *rawConn) handshake(extra ...string) *http.Response {
+	r.t.Helper()
+	r.write(handshakeRequest(r.nc.RemoteAddr().String(), extra...))
+	return r.expectUpgrade()
+}
+
 // expectUpgrade reads the response head and checks it is a 101.
-func (r *rawConn) expectUpgrade() {
+func (r *rawConn) expectUpgrade() *http.Response {
 	r.t.Helper()
 	r.nc.SetReadDeadline(time.Now().Add(rawTimeout))
 	resp, err := http.ReadResponse(r.br, nil)
@@ -78,13 +100,17 @@ func (r *rawConn) expectUpgrade() {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		r.t.Fatalf("handshake: got status %d, want 101", resp.StatusCode)
 	}
+	return resp
 }
 
-func (r *rawConn) write(b []byte) {
+// write writes each of bs with a write call of its own.
+func (r *rawConn) write(bs ...[]byte) {
 	r.t.Helper()
-	r.nc.SetWriteDeadline(time.Now().Add(rawTimeout))
-	if _, err := r.nc.Write(b); err != nil {
-		r.t.Fatalf("write: %v", err)
+	for _, b := range bs {
+		r.nc.SetWriteDeadline(time.Now().Add(rawTimeout))
+		if _, err := r.nc.Write(b); err != nil {
+			r.t.Fatalf("write: %v", err)
+		}
 	}
 }
 
@@ -155,6 +181,19 @@ func fragment(op byte, payload string) []byte {
 	return frameSpec{op: op, payload: []byte(payload), more: true}.encode()
 }
 
+// fragments cuts msg at the given offsets into the frames of one
+// fragmented message: the first carries op, the others are continuations,
+// the last is final. Equal offsets make an empty fragment.
+func fragments(op byte, msg string, cuts ...int) [][]byte {
+	var frames [][]byte
+	prev := 0
+	for _, cut := range cuts {
+		frames = append(frames, fragment(op, msg[prev:cut]))
+		op, prev = opCont, cut
+	}
+	return append(frames, frame(op, msg[prev:]))
+}
+
 // closeBody is a close frame payload: a code and a reason.
 func closeBody(code uint16, reason string) []byte {
 	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
@@ -175,24 +214,34 @@ func (f serverFrame) closeCode() int {
 	return int(binary.BigEndian.Uint16(f.payload))
 }
 
-// readFrame reads one server frame; server frames are never masked.
+// readFrame reads one server frame without RSV bits.
 func (r *rawConn) readFrame() (serverFrame, error) {
+	b0, payload, err := r.readWireFrame()
+	f := serverFrame{fin: b0&0x80 != 0, op: b0 & 0x0f, payload: payload}
+	if err == nil && b0&0x70 != 0 {
+		err = fmt.Errorf("server frame with RSV bits: %#x", b0)
+	}
+	return f, err
+}
+
+// readWireFrame reads one server frame whatever its RSV bits, returning
+// its first byte and payload; server frames are never masked.
+func (r *rawConn) readWireFrame() (byte, []byte, error) {
 	r.nc.SetReadDeadline(time.Now().Add(rawTimeout))
 	var h [2]byte
 	if _, err := io.ReadFull(r.br, h[:]); err != nil {
-		return serverFrame{}, err
+		return 0, nil, err
 	}
-	f := serverFrame{fin: h[0]&0x80 != 0, op: h[0] & 0x0f}
-	if h[0]&0x70 != 0 || h[1]&0x80 != 0 {
-		return f, fmt.Errorf("server frame with RSV bits or mask: % x", h)
+	if h[1]&0x80 != 0 {
+		return h[0], nil, fmt.Errorf("masked server frame: % x", h)
 	}
 	n, err := r.readLength(h[1] & 0x7f)
 	if err != nil {
-		return f, err
+		return h[0], nil, err
 	}
-	f.payload = make([]byte, n)
-	_, err = io.ReadFull(r.br, f.payload)
-	return f, err
+	p := make([]byte, n)
+	_, err = io.ReadFull(r.br, p)
+	return h[0], p, err
 }
 
 func (r *rawConn) readLength(l byte) (uint64, error) {
@@ -274,9 +323,7 @@ func isClosed(err error) bool {
 // of window.
 func dialSmallWindow(t testing.TB, s *server.Server) *rawConn {
 	t.Helper()
-	nc := dialSmallWindowTCP(t, s)
-	r := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	r.write(handshakeRequest(s.Addr().String()))
-	r.expectUpgrade()
+	r := newRawConn(t, dialSmallWindowTCP(t, s))
+	r.handshake()
 	return r
 }

@@ -7,20 +7,21 @@ import (
 	"testing"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // sharePort starts k nodes on one loopback port with SO_REUSEPORT.
 func sharePort(t *testing.T, k int, cfg server.Config) []*server.Server {
 	t.Helper()
 	cfg.ReusePort, cfg.Addr = true, "127.0.0.1:0"
-	first, err := startAt(t, cfg)
+	first, err := servertest.TryStart(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nodes := []*server.Server{first}
 	cfg.Addr = first.Addr().String()
 	for len(nodes) < k {
-		s, err := startAt(t, cfg)
+		s, err := servertest.TryStart(t, cfg)
 		if err != nil {
 			t.Fatalf("node %d on the shared port %s: %v", len(nodes)+1, cfg.Addr, err)
 		}
@@ -32,7 +33,7 @@ func sharePort(t *testing.T, k int, cfg server.Config) []*server.Server {
 func TestReusePortLetsTwoServersShareOnePort(t *testing.T) {
 	nodes := sharePort(t, 2, server.Config{})
 	addr := nodes[0].Addr().String()
-	if _, err := startAt(t, server.Config{Addr: addr}); err == nil || !strings.Contains(err.Error(), "address already in use") {
+	if _, err := servertest.TryStart(t, server.Config{Addr: addr}); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("a server without ReusePort bound the taken port %s: %v", addr, err)
 	}
 	// The kernel spreads connections by a hash of their addresses: with
@@ -69,10 +70,7 @@ func TestReusePortNodesShareChannelsThroughRedis(t *testing.T) {
 		perNode = append(perNode, fmt.Sprint(s.Stats().Open))
 	}
 	waitSubscribers(t, c, "all", nodes...)
-	code, body := post(t, httpURL(nodes[0], "/broadcast"), "application/json", `{"channel":"all","content":"hi"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("POST /broadcast: %d %s", code, body)
-	}
+	postToChannel(t, nodes[0], "all", `"hi"`)
 	expectAll(t, `{"channel":"all","content":"hi"}`, peers...)
 	peers[7].send(t, `{"command":"broadcast","args":{"channel":"all","content":"again"}}`)
 	expectAll(t, `{"channel":"all","content":"again"}`, peers...)

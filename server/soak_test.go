@@ -83,7 +83,7 @@ func TestSoakChurnNeverDeliversAfterLeaveAndLeavesNothingBehind(t *testing.T) {
 	plan := planSoak(t)
 	s := start(t, server.Config{})
 	stillServes(t, s) // warms up this process's own poller and buffers
-	eventually(t, "the warm-up client gone", func() bool { return s.Stats().Sockets == 0 })
+	waitClosed(t, s)  // the warm-up client
 	fds0, g0 := countFDs(t), runtime.NumGoroutine()
 	r := &soakRun{srv: s, plan: plan, stop: make(chan struct{})}
 	r.run()
@@ -397,16 +397,4 @@ func countFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(ents)
-}
-
-// settles polls until count() is back to want or below.
-func settles(t testing.TB, what string, count func() int, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for n := count(); n > want; n = count() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d, started with %d", what, n, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -103,31 +103,19 @@ func benchDial(t *testing.T, i int) (io.Closer, error) {
 	return c, nil
 }
 
-// benchStall connects, sends a whole ClientHello and stalls.
-func benchStall(t *testing.T, addr string) (io.Closer, error) {
-	c, err := net.Dial("tcp", addr)
-	if err == nil {
-		_, err = c.Write(stallHello(t))
-	}
-	return c, err
-}
-
+// helloBytes is the ClientHello every stalled client sends.
 var helloBytes []byte
 
-func stallHello(t *testing.T) []byte {
+// benchStall connects, sends a whole ClientHello and stalls.
+func benchStall(t *testing.T, addr string) (io.Closer, error) {
 	if helloBytes == nil {
-		a, b := net.Pipe()
-		go tls.Client(a, &tls.Config{ServerName: "127.0.0.1", RootCAs: benchTLS().RootCAs}).Handshake()
-		buf := make([]byte, 8192)
-		n, _ := io.ReadAtLeast(b, buf, 5)
-		for n < 5+(int(buf[3])<<8|int(buf[4])) {
-			m, _ := b.Read(buf[n:])
-			n += m
-		}
-		helloBytes = buf[:n]
-		a.Close()
+		helloBytes = clientHello(t)
 	}
-	return helloBytes
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		_, err = c.Write(helloBytes)
+	}
+	return c, err
 }
 
 func benchTLS() *tls.Config {

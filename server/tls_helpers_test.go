@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -61,9 +60,8 @@ func rawDialTLS(t testing.TB, s *server.Server) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	r := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	r.write(handshakeRequest(s.Addr().String()))
-	r.expectUpgrade()
+	r := newRawConn(t, nc)
+	r.handshake()
 	return r
 }
 

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"fmt"
@@ -48,13 +47,7 @@ func TestTLSKeepAliveHTTPSRequests(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	for range 3 {
-		resp, err := hc.Get("https://" + s.Addr().String() + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp, _ := do(t, http.MethodGet, "https://"+s.Addr().String()+"/healthz", "", "", hc); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /healthz: %d", resp.StatusCode)
 		}
 	}
@@ -68,23 +61,15 @@ func TestTLSPostBroadcastOverHTTPS(t *testing.T) {
 	sub := dialWSS(t, s)
 	ch := freshChannel("https")
 	joinSync(t, sub, ch)
-	hc := httpsClient(t)
-	resp, err := hc.Post("https://"+s.Addr().String()+"/broadcast", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"channel":%q,"content":"hi"}`, ch)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || string(body) != `{"ok":true}` {
+	hc, base := httpsClient(t), "https://"+s.Addr().String()
+	resp, body := do(t, http.MethodPost, base+"/broadcast", "application/json", fmt.Sprintf(`{"channel":%q,"content":"hi"}`, ch), hc)
+	if resp.StatusCode != http.StatusCreated || body != `{"ok":true}` {
 		t.Fatalf("POST /broadcast over https: %d %s", resp.StatusCode, body)
 	}
 	expect(t, sub, delivery(ch, `"hi"`))
-	resp, err = hc.Get("https://" + s.Addr().String() + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /healthz over https: %v %v", resp, err)
+	if resp, body := do(t, http.MethodGet, base+"/healthz", "", "", hc); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz over https: %d %s", resp.StatusCode, body)
 	}
-	resp.Body.Close()
 }
 
 // A client that speaks plain TCP to the TLS port is dropped: a plain HTTP
@@ -182,12 +167,10 @@ func TestTLSFragmentedFrames(t *testing.T) {
 	rawJoin(r, ch)
 	for _, size := range []int{3, 40 << 10} {
 		content := `"` + strings.Repeat("f", size) + `"`
-		msg := []byte(broadcastCmd(ch, content))
+		msg := broadcastCmd(ch, content)
 		third := len(msg) / 3
-		r.write(frameSpec{op: opText, payload: msg[:third], more: true}.encode())
-		r.write(frame(opPing, "between"))
-		r.write(frameSpec{op: opCont, payload: msg[third : 2*third], more: true}.encode())
-		r.write(frameSpec{op: opCont, payload: msg[2*third:]}.encode())
+		parts := fragments(opText, msg, third, 2*third)
+		r.write(parts[0], frame(opPing, "between"), parts[1], parts[2])
 		r.expectFrame(opPong, "between")
 		r.expectText(delivery(ch, content))
 	}
@@ -199,10 +182,8 @@ func TestTLSFragmentedFrames(t *testing.T) {
 // counts its ciphertext, and the publisher never waits for it.
 func TestTLSSlowConsumerIsClosed(t *testing.T) {
 	s := startTLS(t, server.Config{OutboxBytes: 128 << 10})
-	nc := dialTLSSmallWindow(t, s)
-	r := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	r.write(handshakeRequest(s.Addr().String()))
-	r.expectUpgrade()
+	r := newRawConn(t, dialTLSSmallWindow(t, s))
+	r.handshake()
 	ch := freshChannel("slow")
 	rawJoin(r, ch)
 	content := []byte(`"` + strings.Repeat("s", 4000) + `"`)
@@ -213,7 +194,7 @@ func TestTLSSlowConsumerIsClosed(t *testing.T) {
 		s.Publish([]byte(ch), content)
 	}
 	eventually(t, "the slow consumer to go", func() bool { return s.Stats().Sockets == 0 })
-	stillServesTLS(t, s)
+	servesClient(t, dialWSS(t, s))
 }
 
 // The authorizer pauses a connection per command; a TLS record holding many
@@ -242,19 +223,7 @@ func TestTLSCommandsBufferedInCryptoTLSRunAfterPauses(t *testing.T) {
 // before it, even while the client keeps sending.
 func TestTLSServerCloseReachesAClientStillSending(t *testing.T) {
 	s := startTLS(t, server.Config{MaxMessageBytes: 1024})
-	r := rawDialTLS(t, s)
-	var burst []byte
-	for i := range 100 {
-		burst = append(burst, frame(opText, joinCmd("c", fmt.Sprint(i)))...)
-	}
-	r.write(append(burst, frameSpec{op: opText, length: 1 << 20}.encode()...))
-	stop := make(chan struct{})
-	defer close(stop)
-	go keepSending(r, stop)
-	for i := range 100 {
-		r.expectText(okReply(fmt.Sprint(i)))
-	}
-	r.expectClose(1009)
+	expect1009WhileSending(rawDialTLS(t, s), 100, 0)
 }
 
 func TestTLSShutdownCloses1001(t *testing.T) {
@@ -263,17 +232,6 @@ func TestTLSShutdownCloses1001(t *testing.T) {
 	joinSync(t, c, freshChannel("bye"))
 	go s.Shutdown(t.Context())
 	expectClose(t, c, websocket.CloseGoingAway)
-}
-
-// stillServesTLS is stillServes for a TLS listener.
-func stillServesTLS(t testing.TB, s *server.Server) {
-	t.Helper()
-	c := dialWSS(t, s)
-	ch := freshChannel("alive")
-	joinSync(t, c, ch)
-	send(t, c, broadcastCmd(ch, `"ping"`))
-	expect(t, c, delivery(ch, `"ping"`))
-	c.Close()
 }
 
 // dialTLSSmallWindow is a TLS connection with a 4 KiB receive buffer set
