@@ -16,6 +16,10 @@ import (
 type ListenConfig struct {
 	ReusePort bool // SO_REUSEPORT, so several processes share one port
 	Backlog   int  // listen backlog; 0 means 4096
+	// KeepAlive is the TCP keep-alive idle time, in seconds, of every
+	// accepted socket (they inherit it from the listener, so Accept makes
+	// no setsockopt for it); 0 leaves keep-alive off.
+	KeepAlive int
 }
 
 // Listen opens a non-blocking TCP listening socket on addr ("host:port").
@@ -80,6 +84,11 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 	// saves Accept a setsockopt per connection (TestAcceptNoDelay pins it).
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return err
+	}
+	if cfg.KeepAlive > 0 {
+		if err := SetKeepAlive(fd, cfg.KeepAlive); err != nil {
+			return err
+		}
 	}
 	if err := unix.Bind(fd, addrPortToSockaddr(ap)); err != nil {
 		return err

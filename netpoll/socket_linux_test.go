@@ -9,10 +9,11 @@ import (
 )
 
 // TestAcceptNoDelay: Accept reports IsAgain with nothing pending, and the
-// socket it returns has TCP_NODELAY, which it inherits from the listener.
+// socket it returns has TCP_NODELAY and the keep-alive settings, which it
+// inherits from the listener.
 func TestAcceptNoDelay(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
-		lfd, bound, err := Listen(addr, ListenConfig{})
+		lfd, bound, err := Listen(addr, ListenConfig{KeepAlive: 37})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,6 +30,12 @@ func TestAcceptNoDelay(t *testing.T) {
 		defer unix.Close(fd)
 		if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v == 0 {
 			t.Fatalf("%s: accepted socket TCP_NODELAY %d (%v), want on", addr, v, err)
+		}
+		on, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+		intvl, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
+		if on == 0 || idle != 37 || intvl != 37 {
+			t.Fatalf("%s: accepted socket keep-alive %d, idle %d, interval %d; want on, 37, 37", addr, on, idle, intvl)
 		}
 	}
 }

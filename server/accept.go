@@ -49,7 +49,6 @@ func (s *Server) register(fd int, remote netip.AddrPort) {
 	s.newTLSConn(c)
 	s.stats.accepted.Add(1)
 	s.conns.put(c)
-	s.keepAlive(fd)
 	s.wheel.set(c, time.Now().Add(s.cfg.HandshakeTimeout))
 	if err := s.poller.Add(fd, netpoll.Readable, c.onEvent); err != nil {
 		s.log.Warn("register connection", "err", err)

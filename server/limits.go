@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/wsify/wsify/netpoll"
 )
 
 // Limits a hostile or broken client meets: the connection cap and the
@@ -148,10 +146,12 @@ func (s *Server) overCapacity() bool {
 	return s.cfg.MaxConnections > 0 && s.conns.len() > s.cfg.MaxConnections
 }
 
-// keepAlive turns on TCP keep-alive on an accepted socket: a backstop that
-// finds dead peers when pings are off and keeps NAT mappings alive.
-func (s *Server) keepAlive(fd int) {
-	if s.cfg.TCPKeepAlive > 0 {
-		netpoll.SetKeepAlive(fd, int(max(time.Second, s.cfg.TCPKeepAlive)/time.Second))
+// keepAliveSeconds is the TCP keep-alive idle time accepted sockets get
+// from the listener, 0 for none: a backstop that finds dead peers when
+// pings are off and keeps NAT mappings alive.
+func (s *Server) keepAliveSeconds() int {
+	if s.cfg.TCPKeepAlive <= 0 {
+		return 0
 	}
+	return int(max(time.Second, s.cfg.TCPKeepAlive) / time.Second)
 }

@@ -81,7 +81,7 @@ func (s *Server) Start() error {
 		s.stopAdmin()
 		return err
 	}
-	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort})
+	lfd, addr, err := netpoll.Listen(s.cfg.Addr, netpoll.ListenConfig{ReusePort: s.cfg.ReusePort, KeepAlive: s.keepAliveSeconds()})
 	if err != nil {
 		s.stopAdmin()
 		s.closeBroker()
