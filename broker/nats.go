@@ -160,19 +160,9 @@ func (n *natsBroker) deliver(m *nats.Msg) {
 // background: core NATS confirms nothing, so a publication made just as the
 // connection breaks can be lost without an error.
 func (n *natsBroker) Publish(channel, frame []byte) error {
-	if !n.health.up.Load() {
-		n.refused.Add(1)
-		return n.health.unavailable("nats")
-	}
-	bp := wrap(n.node, frame)
-	err := n.nc.Publish(n.subject(channel), *bp)
-	unwrapDone(bp)
-	if err != nil {
-		n.refused.Add(1)
-		return fmt.Errorf("broker: nats: publish: %w: %w", ErrUnavailable, err)
-	}
-	n.published.Add(1)
-	return nil
+	return n.publish(n.health, "nats", n.node, frame, func(p []byte) error {
+		return n.nc.Publish(n.subject(channel), p)
+	})
 }
 
 // Subscribe registers the subscription with nats.go, which sends it now if

@@ -62,21 +62,11 @@ func (r *redisBroker) key(channel []byte) string { return r.keyPrefix + string(c
 
 // Publish sends the publication and waits for Redis to take it.
 func (r *redisBroker) Publish(channel, frame []byte) error {
-	if !r.health.up.Load() {
-		r.refused.Add(1)
-		return r.health.unavailable("redis")
-	}
-	bp := wrap(r.node, frame)
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
-	err := r.client.Publish(ctx, r.key(channel), *bp).Err()
-	cancel()
-	unwrapDone(bp)
-	if err != nil {
-		r.refused.Add(1)
-		return fmt.Errorf("broker: redis: publish: %w: %w", ErrUnavailable, err)
-	}
-	r.published.Add(1)
-	return nil
+	return r.publish(r.health, "redis", r.node, frame, func(p []byte) error {
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+		defer cancel()
+		return r.client.Publish(ctx, r.key(channel), p).Err()
+	})
 }
 
 func (r *redisBroker) Subscribe(channel []byte)   { r.wish.set(channel, true) }
