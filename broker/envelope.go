@@ -35,8 +35,6 @@ func newNodeID() (nodeID, error) {
 
 func (id nodeID) String() string { return hex.EncodeToString(id[:]) }
 
-func envelopeLen(frame []byte) int { return 2 + nodeIDLen + len(frame) }
-
 func appendEnvelope(dst []byte, node nodeID, frame []byte) []byte {
 	dst = append(dst, envelopeMagic, nodeIDLen)
 	dst = append(dst, node[:]...)
