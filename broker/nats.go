@@ -116,11 +116,11 @@ func (n *natsBroker) watch() {
 // subscriptions nats.go re-sent on connecting.
 func (n *natsBroker) check() {
 	if st := n.nc.Status(); st != nats.CONNECTED {
-		n.health.set(false, "nats "+redactedURL(n.cfg.URL)+": "+n.reason(st))
+		n.health.set(false, "nats "+n.cfg.RedactedURL()+": "+n.reason(st))
 		return
 	}
 	if err := n.nc.FlushTimeout(n.cfg.Timeout); err != nil {
-		n.health.set(false, "nats "+redactedURL(n.cfg.URL)+": confirm subscriptions: "+err.Error())
+		n.health.set(false, "nats "+n.cfg.RedactedURL()+": confirm subscriptions: "+err.Error())
 		return
 	}
 	n.health.set(true, "")
@@ -192,7 +192,7 @@ func (n *natsBroker) Unsubscribe(channel []byte) {
 func (n *natsBroker) Health() Health { return n.health.get() }
 
 func (n *natsBroker) Stats() Stats {
-	st := Stats{Driver: "nats", Node: n.node.String(), URL: redactedURL(n.cfg.URL)}
+	st := Stats{Driver: "nats", Node: n.node.String(), URL: n.cfg.RedactedURL()}
 	n.counters.fill(&st)
 	n.health.fill(&st)
 	n.mu.Lock()

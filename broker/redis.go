@@ -74,7 +74,7 @@ func (r *redisBroker) Unsubscribe(channel []byte) { r.wish.set(channel, false) }
 func (r *redisBroker) Health() Health             { return r.health.get() }
 
 func (r *redisBroker) Stats() Stats {
-	st := Stats{Driver: "redis", Node: r.node.String(), URL: redactedURL(r.cfg.URL), Subscriptions: r.wish.len()}
+	st := Stats{Driver: "redis", Node: r.node.String(), URL: r.cfg.RedactedURL(), Subscriptions: r.wish.len()}
 	r.counters.fill(&st)
 	r.health.fill(&st)
 	return st
@@ -102,7 +102,7 @@ func (r *redisBroker) run() {
 		if wasUp {
 			attempt = 1
 		}
-		r.health.set(false, "redis "+redactedURL(r.cfg.URL)+": "+err.Error())
+		r.health.set(false, "redis "+r.cfg.RedactedURL()+": "+err.Error())
 		select {
 		case <-r.ctx.Done():
 			return
