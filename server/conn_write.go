@@ -116,6 +116,7 @@ func (c *conn) wroteLocked(n int, err error) bool {
 	case err == nil:
 		return true
 	case netpoll.IsAgain(err):
+		c.compactLocked()
 		c.wantOut = true
 		c.writing = false
 		if !c.running && !c.closed {
@@ -143,6 +144,24 @@ func (c *conn) consumeLocked(n int) {
 		c.outFirst++
 		c.outHead = 0
 	}
+}
+
+// compactLocked moves the unsent frames to the front of c.out once the
+// sent ones take half of it. c.out is otherwise compacted only when it
+// empties, so a subscriber that stays behind without reaching the outbox
+// limit would grow it by a slot per frame for as long as it lags. It runs
+// on the writer between writevs: nothing reads c.out outside c.mu then.
+func (c *conn) compactLocked() {
+	if c.outFirst == 0 || c.outFirst < len(c.out)/2 {
+		return
+	}
+	n := copy(c.out, c.out[c.outFirst:])
+	clear(c.out[n:])
+	c.out = c.out[:n]
+	if c.tls != nil {
+		c.tls.sealed -= c.outFirst
+	}
+	c.outFirst = 0
 }
 
 func (c *conn) resetOutLocked() {
