@@ -188,7 +188,6 @@ func (c *conn) finishClosedLocked() {
 		frame = nil // the peer is mid-frame; a close frame would corrupt it
 	}
 	c.closeFrame = nil
-	clear(c.out)
 	c.out = nil
 	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
 	linger := c.lingering
