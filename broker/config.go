@@ -103,9 +103,9 @@ func (c Config) checkURL() error {
 	return nil
 }
 
-// redactedURL is the URL without its password, fit for logs.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
+// RedactedURL is c.URL without its password, fit for logs.
+func (c Config) RedactedURL() string {
+	u, err := url.Parse(c.URL)
 	if err != nil {
 		return "(unparsable URL)"
 	}

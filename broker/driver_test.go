@@ -69,7 +69,7 @@ func testDriver(t *testing.T, r rig) {
 // not come back; an unsubscribed channel is dropped on the broker.
 func testDelivery(t *testing.T, r rig, a, b *node) {
 	a.Subscribe("room")
-	eventually(t, "a's subscription on the broker", func() bool { return r.subs("room") == 1 })
+	brokertest.Eventually(t, "a's subscription on the broker", func() bool { return r.subs("room") == 1 })
 	mustPublish(t, b, "room", "from b")
 	a.expect(t, "room", "from b")
 	mustPublish(t, a, "room", "from a")
@@ -78,7 +78,7 @@ func testDelivery(t *testing.T, r rig, a, b *node) {
 	a.expectNothing(t)
 	b.expectNothing(t)
 	a.Unsubscribe("room")
-	eventually(t, "a's subscription dropped", func() bool { return r.subs("room") == 0 })
+	brokertest.Eventually(t, "a's subscription dropped", func() bool { return r.subs("room") == 0 })
 	mustPublish(t, b, "room", "late")
 	a.expectNothing(t)
 }
@@ -86,7 +86,7 @@ func testDelivery(t *testing.T, r rig, a, b *node) {
 func testOddNames(t *testing.T, a, b *node) {
 	for _, name := range []string{"news.sport", "a b/c", "*", "é"} {
 		a.Subscribe(name)
-		eventually(t, "subscription to "+name, func() bool {
+		brokertest.Eventually(t, "subscription to "+name, func() bool {
 			mustPublish(t, b, name, "probe")
 			return a.tryExpect(name, "probe")
 		})
@@ -101,7 +101,7 @@ func testOddNames(t *testing.T, a, b *node) {
 func testOutage(t *testing.T, r rig, a, b *node) {
 	a.Subscribe("f")
 	b.Subscribe("f")
-	eventually(t, "both subscribed", func() bool { return r.subs("f") == 2 })
+	brokertest.Eventually(t, "both subscribed", func() bool { return r.subs("f") == 2 })
 	r.stop()
 	for _, n := range []*node{a, b} {
 		if h := n.nextState(t); h.Up || h.Reason == "" {
@@ -232,16 +232,5 @@ func mustPublish(t *testing.T, n *node, ch, frame string) {
 	t.Helper()
 	if err := n.b.Publish([]byte(ch), []byte(frame)); err != nil {
 		t.Fatal(fmt.Errorf("publish %s: %w", ch, err))
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

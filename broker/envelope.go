@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -34,8 +35,6 @@ func newNodeID() (nodeID, error) {
 
 func (id nodeID) String() string { return hex.EncodeToString(id[:]) }
 
-func envelopeLen(frame []byte) int { return 2 + nodeIDLen + len(frame) }
-
 func appendEnvelope(dst []byte, node nodeID, frame []byte) []byte {
 	dst = append(dst, envelopeMagic, nodeIDLen)
 	dst = append(dst, node[:]...)
@@ -51,28 +50,38 @@ func openEnvelope(p []byte) (node, frame []byte, ok bool) {
 	return p[2:n], p[n:], len(p) > n
 }
 
-// envelopes recycles the buffers publications are wrapped in; a driver
-// returns one as soon as its client has copied the payload out.
+// envelopes recycles the buffers publications are wrapped in; a driver's
+// client has copied the payload out by the time its publish call returns.
 var envelopes sync.Pool
 
-func wrap(node nodeID, frame []byte) *[]byte {
+// counters are what every driver counts, without locks.
+type counters struct {
+	published, received, dropped, own, refused atomic.Uint64
+}
+
+// publish wraps frame in node's envelope and hands it to send, unless h
+// says the broker is down, and counts the outcome. send must not keep the
+// payload: its buffer is pooled again once send returns.
+func (c *counters) publish(h *health, driver string, node nodeID, frame []byte, send func(payload []byte) error) error {
+	if !h.up.Load() {
+		c.refused.Add(1)
+		return h.unavailable(driver)
+	}
 	bp, _ := envelopes.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	*bp = appendEnvelope((*bp)[:0], node, frame)
-	return bp
-}
-
-func unwrapDone(bp *[]byte) {
+	err := send(*bp)
 	if cap(*bp) <= 64<<10 {
 		envelopes.Put(bp)
 	}
-}
-
-// counters are what every driver counts, without locks.
-type counters struct {
-	published, received, dropped, own, refused atomic.Uint64
+	if err != nil {
+		c.refused.Add(1)
+		return fmt.Errorf("broker: %s: publish: %w: %w", driver, ErrUnavailable, err)
+	}
+	c.published.Add(1)
+	return nil
 }
 
 // accept opens a payload from the broker and tells whether its frame is

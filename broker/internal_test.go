@@ -11,8 +11,8 @@ func TestEnvelopeRoundTripAndRefusals(t *testing.T) {
 	node, _ := newNodeID()
 	frame := []byte("\x81\x02hi")
 	p := appendEnvelope(nil, node, frame)
-	if len(p) != envelopeLen(frame) {
-		t.Fatalf("len %d, want %d", len(p), envelopeLen(frame))
+	if want := 2 + nodeIDLen + len(frame); len(p) != want {
+		t.Fatalf("len %d, want %d", len(p), want)
 	}
 	id, got, ok := openEnvelope(p)
 	if !ok || !bytes.Equal(id, node[:]) || !bytes.Equal(got, frame) {

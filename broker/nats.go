@@ -116,11 +116,11 @@ func (n *natsBroker) watch() {
 // subscriptions nats.go re-sent on connecting.
 func (n *natsBroker) check() {
 	if st := n.nc.Status(); st != nats.CONNECTED {
-		n.health.set(false, "nats "+redactedURL(n.cfg.URL)+": "+n.reason(st))
+		n.health.set(false, "nats "+n.cfg.RedactedURL()+": "+n.reason(st))
 		return
 	}
 	if err := n.nc.FlushTimeout(n.cfg.Timeout); err != nil {
-		n.health.set(false, "nats "+redactedURL(n.cfg.URL)+": confirm subscriptions: "+err.Error())
+		n.health.set(false, "nats "+n.cfg.RedactedURL()+": confirm subscriptions: "+err.Error())
 		return
 	}
 	n.health.set(true, "")
@@ -160,19 +160,9 @@ func (n *natsBroker) deliver(m *nats.Msg) {
 // background: core NATS confirms nothing, so a publication made just as the
 // connection breaks can be lost without an error.
 func (n *natsBroker) Publish(channel, frame []byte) error {
-	if !n.health.up.Load() {
-		n.refused.Add(1)
-		return n.health.unavailable("nats")
-	}
-	bp := wrap(n.node, frame)
-	err := n.nc.Publish(n.subject(channel), *bp)
-	unwrapDone(bp)
-	if err != nil {
-		n.refused.Add(1)
-		return fmt.Errorf("broker: nats: publish: %w: %w", ErrUnavailable, err)
-	}
-	n.published.Add(1)
-	return nil
+	return n.publish(n.health, "nats", n.node, frame, func(p []byte) error {
+		return n.nc.Publish(n.subject(channel), p)
+	})
 }
 
 // Subscribe registers the subscription with nats.go, which sends it now if
@@ -202,7 +192,7 @@ func (n *natsBroker) Unsubscribe(channel []byte) {
 func (n *natsBroker) Health() Health { return n.health.get() }
 
 func (n *natsBroker) Stats() Stats {
-	st := Stats{Driver: "nats", Node: n.node.String(), URL: redactedURL(n.cfg.URL)}
+	st := Stats{Driver: "nats", Node: n.node.String(), URL: n.cfg.RedactedURL()}
 	n.counters.fill(&st)
 	n.health.fill(&st)
 	n.mu.Lock()

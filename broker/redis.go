@@ -62,21 +62,11 @@ func (r *redisBroker) key(channel []byte) string { return r.keyPrefix + string(c
 
 // Publish sends the publication and waits for Redis to take it.
 func (r *redisBroker) Publish(channel, frame []byte) error {
-	if !r.health.up.Load() {
-		r.refused.Add(1)
-		return r.health.unavailable("redis")
-	}
-	bp := wrap(r.node, frame)
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
-	err := r.client.Publish(ctx, r.key(channel), *bp).Err()
-	cancel()
-	unwrapDone(bp)
-	if err != nil {
-		r.refused.Add(1)
-		return fmt.Errorf("broker: redis: publish: %w: %w", ErrUnavailable, err)
-	}
-	r.published.Add(1)
-	return nil
+	return r.publish(r.health, "redis", r.node, frame, func(p []byte) error {
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+		defer cancel()
+		return r.client.Publish(ctx, r.key(channel), p).Err()
+	})
 }
 
 func (r *redisBroker) Subscribe(channel []byte)   { r.wish.set(channel, true) }
@@ -84,7 +74,7 @@ func (r *redisBroker) Unsubscribe(channel []byte) { r.wish.set(channel, false) }
 func (r *redisBroker) Health() Health             { return r.health.get() }
 
 func (r *redisBroker) Stats() Stats {
-	st := Stats{Driver: "redis", Node: r.node.String(), URL: redactedURL(r.cfg.URL), Subscriptions: r.wish.len()}
+	st := Stats{Driver: "redis", Node: r.node.String(), URL: r.cfg.RedactedURL(), Subscriptions: r.wish.len()}
 	r.counters.fill(&st)
 	r.health.fill(&st)
 	return st
@@ -112,7 +102,7 @@ func (r *redisBroker) run() {
 		if wasUp {
 			attempt = 1
 		}
-		r.health.set(false, "redis "+redactedURL(r.cfg.URL)+": "+err.Error())
+		r.health.set(false, "redis "+r.cfg.RedactedURL()+": "+err.Error())
 		select {
 		case <-r.ctx.Done():
 			return

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
-	"net/url"
 	"sync"
 	"time"
 
@@ -108,19 +107,11 @@ func isServerTextFrame(frame []byte) bool {
 // before openBroker has returned, so it touches only cfg and the log.
 func (s *Server) brokerState(h broker.Health) {
 	if h.Up {
-		s.log.Info("broker up", "driver", s.cfg.Broker.Driver, "url", redacted(s.cfg.Broker.URL))
+		s.log.Info("broker up", "driver", s.cfg.Broker.Driver, "url", s.cfg.Broker.RedactedURL())
 		return
 	}
 	s.log.Warn("broker down: clients stay connected, publications are refused with 503 until it is back",
-		"driver", s.cfg.Broker.Driver, "url", redacted(s.cfg.Broker.URL), "reason", h.Reason)
-}
-
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Redacted()
+		"driver", s.cfg.Broker.Driver, "url", s.cfg.Broker.RedactedURL(), "reason", h.Reason)
 }
 
 // brokerUnavailable answers /healthz with 503 and the reason when the broker is

@@ -121,6 +121,7 @@ func (c *conn) wroteLocked(n int, err error) bool {
 	case err == nil:
 		return true
 	case netpoll.IsAgain(err):
+		c.compactLocked()
 		c.wantOut = true
 		c.writing = false
 		if !c.running && !c.closed {
@@ -150,6 +151,24 @@ func (c *conn) consumeLocked(n int) {
 	}
 }
 
+// compactLocked moves the unsent frames to the front of c.out once the
+// sent ones take half of it. c.out is otherwise compacted only when it
+// empties, so a subscriber that stays behind without reaching the outbox
+// limit would grow it by a slot per frame for as long as it lags. It runs
+// on the writer between writevs: nothing reads c.out outside c.mu then.
+func (c *conn) compactLocked() {
+	if c.outFirst == 0 || c.outFirst < len(c.out)/2 {
+		return
+	}
+	n := copy(c.out, c.out[c.outFirst:])
+	clear(c.out[n:])
+	c.out = c.out[:n]
+	if c.tls != nil {
+		c.tls.sealed -= c.outFirst
+	}
+	c.outFirst = 0
+}
+
 func (c *conn) resetOutLocked() {
 	if c.tls != nil {
 		c.tls.idleLocked()
@@ -174,7 +193,6 @@ func (c *conn) finishClosedLocked() {
 		frame = nil // the peer is mid-frame; a close frame would corrupt it
 	}
 	c.closeFrame = nil
-	clear(c.out)
 	c.out = nil
 	c.outFirst, c.outHead, c.outBytes = 0, 0, 0
 	linger := c.lingering

@@ -133,7 +133,14 @@ func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {
 	return subtle.ConstantTimeCompare(key, []byte(s.cfg.BroadcastKey)) == 1
 }
 
+// isJSON reports whether contentType is application/json. The usual
+// headers are matched as they are, since mime's parse costs two
+// allocations and about 0.5 us a request.
 func isJSON(contentType []byte) bool {
+	switch string(contentType) {
+	case "application/json", "application/json; charset=utf-8":
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(string(contentType))
 	return err == nil && mt == "application/json"
 }

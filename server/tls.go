@@ -155,14 +155,9 @@ func (c *conn) readHello() error {
 		if len(t.hello) == cap(t.hello) {
 			t.hello = append(make([]byte, 0, max(helloBufferStart, 2*cap(t.hello))), t.hello...)
 		}
-		n, err := netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)])
-		switch {
-		case netpoll.IsAgain(err):
-			return unix.EAGAIN
-		case err != nil:
-			return err
-		case n == 0:
-			return io.EOF
+		n, err := readResult(netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)]))
+		if err != nil {
+			return err // unix.EAGAIN until the rest comes
 		}
 		t.hello = t.hello[:len(t.hello)+n]
 		if done, err := c.helloDone(); done || err != nil {

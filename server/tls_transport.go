@@ -138,15 +138,10 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 
 func (t *tlsTransport) readEvent(p []byte) (int, error) {
 	n, err := netpoll.Read(t.fd, p)
-	switch {
-	case netpoll.IsAgain(err):
+	if netpoll.IsAgain(err) {
 		return 0, errWouldBlock
-	case err != nil:
-		return 0, err
-	case n == 0:
-		return 0, io.EOF
 	}
-	return n, nil
+	return readResult(n, err)
 }
 
 // readHandshake reads the dup, giving the handshake slot back while it
@@ -154,23 +149,29 @@ func (t *tlsTransport) readEvent(p []byte) (int, error) {
 // parked goroutine but no slot, and taking one again before crypto/tls
 // works on what arrived.
 func (t *tlsTransport) readHandshake(p []byte) (n int, err error) {
-	var rerr error
 	werr := t.raw.Read(func(fd uintptr) bool {
-		n, rerr = netpoll.Read(int(fd), p)
-		if netpoll.IsAgain(rerr) {
+		n, err = netpoll.Read(int(fd), p)
+		if netpoll.IsAgain(err) {
 			t.release()
 			return false
 		}
 		return true
 	})
-	if werr == nil && rerr == nil && n > 0 {
+	if werr != nil {
+		return 0, werr
+	}
+	if err == nil && n > 0 {
 		t.hold()
 	}
+	return readResult(n, err)
+}
+
+// readResult gives a read of the socket io.Reader's terms: a read of
+// nothing without an error is the end of the stream.
+func readResult(n int, err error) (int, error) {
 	switch {
-	case werr != nil:
-		return 0, werr
-	case rerr != nil:
-		return 0, rerr
+	case err != nil:
+		return 0, err
 	case n == 0:
 		return 0, io.EOF
 	}
