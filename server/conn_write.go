@@ -4,16 +4,11 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/netpoll"
-	"github.com/wsify/wsify/protocol"
 )
 
 // maxIdleOut is the outbox capacity kept between bursts, so steady
 // deliveries reuse it without allocating and a burst's spike is let go.
 const maxIdleOut = 16
-
-func closeFrame(code ws.StatusCode, reason string) []byte {
-	return protocol.CloseFrame(code, reason)
-}
 
 // enqueue queues frame for c and reports whether the caller must Flush. A
 // subscriber whose waiting bytes would pass the outbox limit is closed with
@@ -117,11 +112,11 @@ func (c *conn) unsentEndLocked() int {
 // wroteLocked accounts for a writev and reports whether the loop goes on.
 func (c *conn) wroteLocked(n int, err error) bool {
 	c.consumeLocked(n)
+	c.compactLocked()
 	switch {
 	case err == nil:
 		return true
 	case netpoll.IsAgain(err):
-		c.compactLocked()
 		c.wantOut = true
 		c.writing = false
 		if !c.running && !c.closed {
@@ -152,10 +147,11 @@ func (c *conn) consumeLocked(n int) {
 }
 
 // compactLocked moves the unsent frames to the front of c.out once the
-// sent ones take half of it. c.out is otherwise compacted only when it
+// sent ones take half of it. c.out is otherwise reset only when it
 // empties, so a subscriber that stays behind without reaching the outbox
-// limit would grow it by a slot per frame for as long as it lags. It runs
-// on the writer between writevs: nothing reads c.out outside c.mu then.
+// limit, or a stream that never lets the writer catch up, would grow it by
+// a slot per frame for as long as it lasts. It runs on the writer between
+// writevs: nothing reads c.out outside c.mu then.
 func (c *conn) compactLocked() {
 	if c.outFirst == 0 || c.outFirst < len(c.out)/2 {
 		return

@@ -1,6 +1,10 @@
 package server
 
-import "testing"
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
 
 // TestBytesInAWriteAreNotWaiting: a writer that handed its writev to the
 // kernel and then waits for a core must not make its reader look slow. The
@@ -18,5 +22,37 @@ func TestBytesInAWriteAreNotWaiting(t *testing.T) {
 	c.enqueue(make([]byte, 1))
 	if !c.closing || s.stats.slowConsumers.Load() != 1 {
 		t.Fatalf("closing %v, slow consumers %d: want a slow consumer", c.closing, s.stats.slowConsumers.Load())
+	}
+}
+
+// TestLaggingSubscriberOutboxStaysCompact keeps a subscriber about 200
+// frames behind, under its outbox limit, for 20,000 frames: the slots of
+// frames already sent must be reused, not kept while the outbox grows.
+func TestLaggingSubscriberOutboxStaysCompact(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	s := &Server{}
+	s.cfg.OutboxBytes = 1 << 20
+	c := &conn{srv: s, fd: fds[0], running: true} // running: no poller to re-arm
+	frame, buf := make([]byte, 1000), make([]byte, 1000)
+	for range 200 {
+		c.enqueue(frame)
+	}
+	c.writable()
+	for range 20000 {
+		c.enqueue(frame)
+		unix.Read(fds[1], buf)
+		c.writable()
+	}
+	if c.closing || c.outBytes < 100_000 {
+		t.Fatalf("closing %v, %d bytes waiting: the subscriber was meant to lag under its limit", c.closing, c.outBytes)
+	}
+	if cap(c.out) > 2048 {
+		t.Fatalf("outbox holds %d slots for %d frames waiting", cap(c.out), len(c.out)-c.outFirst)
 	}
 }
