@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsify/wsify/internal/brokertest"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
 )
@@ -232,13 +233,7 @@ func do(t testing.TB, method, url, contentType, body string, client *http.Client
 // eventually polls cond until it holds or the time is up.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	brokertest.Eventually(t, what, cond)
 }
 
 // waitClosed waits until the server holds no socket.
