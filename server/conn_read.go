@@ -18,7 +18,6 @@ const readBudget = 256 << 10
 func (c *conn) read() {
 	for budget := readBudget; budget > 0 && c.state != stateClosed; {
 		c.fillBuffer()
-		space := cap(c.rbuf) - len(c.rbuf)
 		n, err := c.readSocket(c.rbuf[len(c.rbuf):cap(c.rbuf)])
 		if netpoll.IsAgain(err) {
 			break
@@ -30,20 +29,11 @@ func (c *conn) read() {
 		c.rbuf = c.rbuf[:len(c.rbuf)+n]
 		budget -= n
 		c.heard()
-		if !c.process() || c.drained(n, space) {
+		if !c.process() {
 			break
 		}
 	}
 	c.settleBuffer()
-}
-
-// drained reports whether a read of n bytes into space emptied the socket:
-// a plain read that stops short of the space took all there was, and the
-// level-triggered re-arm reports whatever comes after, so reading again
-// would only meet EAGAIN. crypto/tls returns a record at a time, so on TLS
-// only EAGAIN says so.
-func (c *conn) drained(n, space int) bool {
-	return c.tls == nil && n < space
 }
 
 // fillBuffer makes sure rbuf has room to read into.
