@@ -14,7 +14,11 @@ import (
 const readBudget = 256 << 10
 
 // read drains what the socket has, within the budget, and processes every
-// complete unit (request head or frame) as it arrives.
+// complete unit (request head or frame) as it arrives. It reads until
+// EAGAIN even after a short read: a publisher's next command often arrives
+// while its last one is handled, and taking it now rather than behind the
+// fan-out chunks that command queued lets publications coalesce (without
+// it the client-broadcast fan-out cost 2.7x the CPU per delivery).
 func (c *conn) read() {
 	for budget := readBudget; budget > 0 && c.state != stateClosed; {
 		c.fillBuffer()
