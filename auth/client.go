@@ -22,12 +22,10 @@ type Config struct {
 }
 
 // Error is a refusal. Status is the HTTP status a handshake gets for it;
-// CloseCode, when not zero, is the close code a connection gets when it
-// happens on a command.
+// what a command gets is the server's business (its table of disconnects).
 type Error struct {
-	Status    int
-	CloseCode uint16
-	Err       error
+	Status int
+	Err    error
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -44,7 +42,7 @@ func denied(status int) error {
 }
 
 func unavailable(cause error) error {
-	return &Error{Status: 503, CloseCode: 1013, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
+	return &Error{Status: 503, Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
 }
 
 // Client calls the authorizer over a keep-alive pool.

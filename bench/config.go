@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -86,25 +87,25 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	c.Scenario = orDefault(c.Scenario, "idle")
+	c.Scenario = cmp.Or(c.Scenario, "idle")
 	conns := map[string]int{"idle": 15000, "fanout": 5000, "connect": 0}
 	if _, ok := conns[c.Scenario]; !ok {
 		return c, fmt.Errorf("bench: unknown scenario %q (idle, fanout, connect)", c.Scenario)
 	}
-	c.Conns = orDefault(c.Conns, conns[c.Scenario])
-	c.Channels = orDefault(c.Channels, 1)
-	c.Dialers = orDefault(c.Dialers, 16)
-	c.Settle = orDefault(c.Settle, 20*time.Second)
-	c.IdleWindow = orDefault(c.IdleWindow, 10*time.Second)
-	c.Msgs = orDefault(c.Msgs, 100)
-	c.Via = orDefault(c.Via, "http")
-	c.Size = orDefault(c.Size, 100)
-	c.Window = orDefault(c.Window, 1)
-	c.Drain = orDefault(c.Drain, 5*time.Second)
-	c.Duration = orDefault(c.Duration, 10*time.Second)
-	c.MaxCycles = orDefault(c.MaxCycles, 150000)
-	c.Timeout = orDefault(c.Timeout, 10*time.Second)
-	c.ChurnClient = orDefault(c.ChurnClient, "raw")
+	c.Conns = cmp.Or(c.Conns, conns[c.Scenario])
+	c.Channels = cmp.Or(c.Channels, 1)
+	c.Dialers = cmp.Or(c.Dialers, 16)
+	c.Settle = cmp.Or(c.Settle, 20*time.Second)
+	c.IdleWindow = cmp.Or(c.IdleWindow, 10*time.Second)
+	c.Msgs = cmp.Or(c.Msgs, 100)
+	c.Via = cmp.Or(c.Via, "http")
+	c.Size = cmp.Or(c.Size, 100)
+	c.Window = cmp.Or(c.Window, 1)
+	c.Drain = cmp.Or(c.Drain, 5*time.Second)
+	c.Duration = cmp.Or(c.Duration, 10*time.Second)
+	c.MaxCycles = cmp.Or(c.MaxCycles, 150000)
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.ChurnClient = cmp.Or(c.ChurnClient, "raw")
 	if c.Log == nil {
 		c.Log = os.Stderr
 	}
@@ -162,12 +163,4 @@ func moduleRoot() (string, error) {
 		dir = parent
 	}
 	return "", errors.New("bench: not inside the wsify module; pass -src or -addr")
-}
-
-func orDefault[T int | float64 | string | time.Duration](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
-	}
-	return v
 }

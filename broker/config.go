@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -50,23 +51,15 @@ func (c Config) WithDefaults() Config {
 	if c.URL == "" {
 		c.URL = defaultURL[c.Driver]
 	}
-	c.Prefix = orDefault(c.Prefix, "wsify")
-	c.Timeout = orDefault(c.Timeout, 2*time.Second)
-	c.PingInterval = orDefault(c.PingInterval, 5*time.Second)
-	c.MinBackoff = orDefault(c.MinBackoff, 100*time.Millisecond)
-	c.MaxBackoff = orDefault(c.MaxBackoff, 5*time.Second)
+	c.Prefix = cmp.Or(c.Prefix, "wsify")
+	c.Timeout = cmp.Or(c.Timeout, 2*time.Second)
+	c.PingInterval = cmp.Or(c.PingInterval, 5*time.Second)
+	c.MinBackoff = cmp.Or(c.MinBackoff, 100*time.Millisecond)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Second)
 	return c
 }
 
 var defaultURL = map[string]string{"redis": "redis://127.0.0.1:6379", "nats": "nats://127.0.0.1:4222"}
-
-func orDefault[T time.Duration | string](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
-	}
-	return v
-}
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {

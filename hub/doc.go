@@ -14,7 +14,7 @@
 // subscribers that negotiated permessage-deflate); it is built at most once
 // per publication, by the first subscriber that asks for it.
 //
-// Lock order: shard.mu, then channel.mu, then whatever a Subscriber locks in
-// Enqueue, then the Message's sync.Once. Nothing here calls into a
-// Subscriber's Flush under a hub lock.
+// Locks nest as locksordering.txt at the repository root says: shard.mu,
+// then channel.mu, then whatever a Subscriber locks in Enqueue. Nothing here
+// calls into a Subscriber's Flush under a hub lock.
 package hub

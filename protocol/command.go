@@ -15,7 +15,12 @@ const (
 	KindBroadcast
 )
 
-var kindNames = [...]string{KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast"}
+var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast"}
+
+// NumKinds counts the kinds, 0 (no recognizable command) included: a table
+// indexed by Kind has NumKinds entries, and grows with every kind named
+// above.
+const NumKinds = len(kindNames)
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k > 0 {

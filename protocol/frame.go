@@ -31,6 +31,11 @@ var (
 	ErrBadLength   = &CloseError{ws.StatusProtocolError, "invalid payload length"}
 )
 
+// CloseErrors are the fixed close errors of client frames; the others are
+// 1002 with the reason of the rule broken. The server's table of
+// disconnects includes them, so it names every code a client can meet.
+var CloseErrors = []*CloseError{ErrTooBig, ErrInvalidUTF8, ErrBadLength, ErrBadDeflate, ErrMisplacedRsv1}
+
 // ParseHeader parses the client frame header at the start of b. It refuses a
 // data frame whose declared payload exceeds maxPayload before any payload is
 // read, and enforces the rules of ws.CheckHeader for a server without

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/gobwas/ws"
@@ -72,4 +73,18 @@ func checkClose(code ws.StatusCode, reason string) error {
 		code = ws.StatusNormalClosure // registered: only the reason is left to check
 	}
 	return ws.CheckCloseFrameData(code, reason)
+}
+
+// IsServerTextFrame reports whether frame is one whole unmasked text frame
+// as AppendHeader builds them, so that a stray publication on a broker
+// cannot break the streams of the clients it is forwarded to.
+func IsServerTextFrame(frame []byte) bool {
+	var head [10]byte
+	for _, hl := range [...]int{2, 4, 10} {
+		n := len(frame) - hl
+		if n >= 0 && HeaderLen(n) == hl && bytes.Equal(AppendHeader(head[:0], ws.OpText, n), frame[:hl]) {
+			return true
+		}
+	}
+	return false
 }

@@ -32,12 +32,17 @@ func (s *Server) acceptReady() {
 	}
 }
 
+// acceptBackoff is the pause of accepts after a failure other than an
+// empty backlog, such as EMFILE: long enough for connections to close and
+// give fds back, short enough that clients only see a little latency.
+const acceptBackoff = 100 * time.Millisecond
+
 // acceptFailed backs off when the process is out of fds, so the
 // level-triggered listener does not spin.
 func (s *Server) acceptFailed(err error) {
-	s.log.Warn("accept failed; pausing accepts for 100ms", "err", err)
+	s.log.Warn("accept failed; pausing accepts", "err", err, "pause", acceptBackoff)
 	s.poller.Remove(s.lfd)
-	time.AfterFunc(100*time.Millisecond, func() {
+	time.AfterFunc(acceptBackoff, func() {
 		if !s.draining.Load() {
 			s.poller.AddListener(s.lfd, s.acceptReady)
 		}
@@ -46,13 +51,15 @@ func (s *Server) acceptFailed(err error) {
 
 func (s *Server) register(fd int, remote netip.AddrPort) {
 	c := &conn{srv: s, fd: fd, seq: s.seq.Add(1), remote: remote}
-	s.newTLSConn(c)
+	if s.tls != nil {
+		s.newTLSConn(c)
+	}
 	s.stats.accepted.Add(1)
 	s.conns.put(c)
-	s.wheel.set(c, time.Now().Add(s.cfg.HandshakeTimeout))
+	s.wheel.Set(c, time.Now().Add(s.cfg.HandshakeTimeout))
 	if err := s.poller.Add(fd, netpoll.Readable, c.onEvent); err != nil {
 		s.log.Warn("register connection", "err", err)
-		s.wheel.clear(c)
+		s.wheel.Clear(c)
 		s.conns.del(c)
 		s.poller.CloseFD(fd)
 	}
@@ -60,6 +67,6 @@ func (s *Server) register(fd int, remote netip.AddrPort) {
 
 // forget drops a released connection from the table.
 func (s *Server) forget(c *conn) {
-	s.wheel.clear(c)
+	s.wheel.Clear(c)
 	s.conns.del(c)
 }

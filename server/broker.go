@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/valyala/fasthttp"
 
 	"github.com/wsify/wsify/broker"
@@ -26,8 +24,7 @@ import (
 // broker's wish for a channel changes in the same order as the hub's
 // first/last verdicts, so at every unlock the two agree. Broker calls only
 // record the wish (they never wait on the network), so the stripe is held
-// briefly. Lock order: stripe, then hub locks (released before the broker
-// call), then the broker's own locks.
+// briefly. The stripes head the lock order (locksordering.txt).
 type brokerLink struct {
 	b       broker.Broker
 	seed    maphash.Seed
@@ -82,25 +79,12 @@ func (s *Server) leaveChannel(name []byte, c *conn) {
 // fromBroker fans out another node's publication locally, as received: it
 // was encoded once by the publishing node.
 func (s *Server) fromBroker(channel, frame []byte) {
-	if !isServerTextFrame(frame) {
+	if !protocol.IsServerTextFrame(frame) {
 		s.log.Debug("broker message is not a text frame; dropped", "channel", string(channel), "bytes", len(frame))
 		return
 	}
 	n := s.publishFrame(channel, frame)
 	s.stats.deliveries.Add(uint64(n))
-}
-
-// isServerTextFrame checks that frame is one whole unmasked text frame, so
-// a stray publication on the broker cannot break clients' streams.
-func isServerTextFrame(frame []byte) bool {
-	var head [10]byte
-	for _, hl := range [...]int{2, 4, 10} {
-		n := len(frame) - hl
-		if n >= 0 && protocol.HeaderLen(n) == hl && bytes.Equal(protocol.AppendHeader(head[:0], ws.OpText, n), frame[:hl]) {
-			return true
-		}
-	}
-	return false
 }
 
 // brokerState logs each change between up and down once. It may run

@@ -107,11 +107,7 @@ func (a *authCall) Run() {
 	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
 	a.c.authErr = err
-	start := a.c.scheduleLocked(evResume)
-	a.c.mu.Unlock()
-	if start {
-		a.c.srv.workers.Submit(a.c)
-	}
+	a.c.unlockSubmit(a.c.scheduleLocked(evResume))
 }
 
 // resume acts on the authorizer's verdict, then processes what the client
@@ -150,6 +146,6 @@ func (c *conn) finishCommand(body []byte, verdict error) {
 		c.replyError(cmd.ID, protocol.ErrNotAuthorized)
 	default:
 		c.srv.stats.command(cmd.Kind, resultUnavailable)
-		c.close(protocol.StatusTryAgainLater, "authorizer unavailable")
+		c.close(discAuthDown)
 	}
 }

@@ -1,18 +1,26 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/server/internal/httphead"
 )
 
 // Config configures a Server. The zero value serves on :3000 with the
 // defaults documented on each field.
+//
+// One rule for every setting: zero means the documented default, and for
+// a limit or a feature that can be turned off, a negative value means off.
+// WithDefaults applies the defaults, Validate checks the result; New does
+// both, in that order.
 type Config struct {
 	// Addr is the TCP address for WebSocket and HTTP. Default ":3000".
 	Addr string
@@ -57,6 +65,9 @@ type Config struct {
 	Broker broker.Config
 	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
 	MaxHTTPConns int
+	// HTTPIdleTimeout is how long a keep-alive HTTP connection may wait
+	// for its next request. Default 10m.
+	HTTPIdleTimeout time.Duration
 	// TLSCertFile and TLSKeyFile name a PEM certificate (chain) and its
 	// key. With both set the listener speaks TLS only (wss:// and https://,
 	// see tls.go); with neither it speaks plain TCP. Default empty.
@@ -74,25 +85,25 @@ type Config struct {
 	// still in their handshake included; an upgrade request over it gets
 	// 503 (limits.go). Default 7/8 of the open-file limit (RLIMIT_NOFILE),
 	// so clients get a clear 503 before accept runs out of fds; the rest is
-	// left to HTTP, the authorizer and files. Negative: no limit.
+	// left to HTTP, the authorizer and files. Negative: off.
 	MaxConnections int
 	// MaxChannels bounds the channels one connection may join; a join over
-	// it gets the too_many_channels error. Default 1024; negative: no limit.
+	// it gets the too_many_channels error. Default 1024; negative: off.
 	MaxChannels int
 	// RateLimit is the commands per second one connection may send, with a
 	// burst of as many; a command over it gets the rate_limited error and
 	// is not run, and a connection that keeps sending is closed with 1008
-	// (ratelimit.go). Default 0: no limit.
+	// (ratelimit.go). Default off; negative: off.
 	RateLimit int
 	// PingInterval is how long a connection may stay silent before the
-	// server pings it (ping.go). Default 30s; negative: no pings.
+	// server pings it (ping.go). Default 30s; negative: off.
 	PingInterval time.Duration
 	// PingTimeout is how long a pinged connection has to send anything
 	// (a pong or any other frame) before it is dropped. Default 10s.
 	PingTimeout time.Duration
 	// TCPKeepAlive is the idle time before the kernel's first TCP
 	// keep-alive probe on an accepted socket, and the time between probes.
-	// Default 60s; negative: keep-alive off.
+	// Default 60s; negative: off.
 	TCPKeepAlive time.Duration
 	// AllowedOrigins lists the origins, as scheme://host[:port], whose
 	// pages may connect; an upgrade request whose Origin header names any
@@ -103,38 +114,59 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Defaults of the settings whose default is not a plain constant in
+// WithDefaults; see their Config fields.
+const (
+	defaultMaxChannels     = 1024
+	defaultPingInterval    = 30 * time.Second
+	defaultPingTimeout     = 10 * time.Second
+	defaultKeepAlive       = 60 * time.Second
+	defaultHTTPIdleTimeout = 10 * time.Minute
+	off                    = -1 // a limit or feature turned off
+)
+
 // WithDefaults returns c with every unset field given its documented default.
 func (c Config) WithDefaults() Config {
-	c.Addr = orDefault(c.Addr, ":3000")
-	c.Workers = orDefault(c.Workers, max(2, runtime.GOMAXPROCS(0)))
-	c.MaxMessageBytes = orDefault(c.MaxMessageBytes, 65536)
-	c.MaxChannelBytes = orDefault(c.MaxChannelBytes, 256)
-	c.OutboxBytes = orDefault(c.OutboxBytes, 1<<20)
-	c.ReadBufferBytes = orDefault(c.ReadBufferBytes, 4096)
-	c.MaxHeaderBytes = orDefault(c.MaxHeaderBytes, 8192)
-	c.HandshakeTimeout = orDefault(c.HandshakeTimeout, 10*time.Second)
-	c.ReadTimeout = orDefault(c.ReadTimeout, 30*time.Second)
-	c.ShutdownTimeout = orDefault(c.ShutdownTimeout, 5*time.Second)
+	c.Addr = cmp.Or(c.Addr, ":3000")
+	c.Workers = cmp.Or(c.Workers, max(2, runtime.GOMAXPROCS(0)))
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, 65536)
+	c.MaxChannelBytes = cmp.Or(c.MaxChannelBytes, 256)
+	c.OutboxBytes = cmp.Or(c.OutboxBytes, 1<<20)
+	c.ReadBufferBytes = cmp.Or(c.ReadBufferBytes, 4096)
+	c.MaxHeaderBytes = cmp.Or(c.MaxHeaderBytes, 8192)
+	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, 10*time.Second)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, 30*time.Second)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 5*time.Second)
 	c.Auth = c.Auth.WithDefaults()
-	c.MaxHTTPConns = orDefault(c.MaxHTTPConns, 4096)
-	c.TLSHandshakes = orDefault(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
+	c.MaxHTTPConns = cmp.Or(c.MaxHTTPConns, 4096)
+	c.HTTPIdleTimeout = cmp.Or(c.HTTPIdleTimeout, defaultHTTPIdleTimeout)
+	c.TLSHandshakes = cmp.Or(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
 	c.Broker = c.Broker.WithDefaults()
-	c = c.limitDefaults()
+	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections())
+	c.MaxChannels = cmp.Or(c.MaxChannels, defaultMaxChannels)
+	c.RateLimit = cmp.Or(c.RateLimit, off)
+	c.PingInterval = cmp.Or(c.PingInterval, defaultPingInterval)
+	c.PingTimeout = cmp.Or(c.PingTimeout, defaultPingTimeout)
+	c.TCPKeepAlive = cmp.Or(c.TCPKeepAlive, defaultKeepAlive)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
 }
 
-func orDefault[T int | time.Duration | string](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
+// defaultMaxConnections is 7/8 of the open-file limit: past it accept
+// would fail with EMFILE and clients would hang in the backlog instead of
+// hearing 503. The other eighth is for HTTP, the authorizer and files.
+func defaultMaxConnections() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return off
 	}
-	return v
+	return int(min(lim.Cur, 1<<31) / 8 * 7)
 }
 
-// Validate reports the first setting that cannot work.
+// Validate reports every setting that cannot work. It expects the
+// defaults applied (WithDefaults), so a zero is an error where it is one.
 func (c Config) Validate() error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
@@ -142,18 +174,24 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.Workers >= 0, "workers must be positive, got %d", c.Workers)
-	check(c.MaxMessageBytes >= 0, "max message bytes must be positive, got %d", c.MaxMessageBytes)
-	check(c.MaxChannelBytes >= 0, "max channel bytes must be positive, got %d", c.MaxChannelBytes)
-	check(c.OutboxBytes >= 0, "outbox bytes must be positive, got %d", c.OutboxBytes)
-	check(c.ReadBufferBytes == 0 || c.ReadBufferBytes >= 512, "read buffer must be at least 512 bytes, got %d", c.ReadBufferBytes)
-	check(c.MaxHeaderBytes == 0 || c.MaxHeaderBytes >= 1024, "max header bytes must be at least 1024, got %d", c.MaxHeaderBytes)
-	check(c.HandshakeTimeout >= 0 && c.ReadTimeout >= 0 && c.ShutdownTimeout >= 0 && c.Auth.Timeout >= 0,
-		"timeouts must not be negative")
-	check(c.Auth.MaxConns >= 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
+	check(c.Workers > 0, "workers must be positive, got %d", c.Workers)
+	check(c.MaxMessageBytes > 0, "max message bytes must be positive, got %d", c.MaxMessageBytes)
+	check(c.MaxChannelBytes > 0, "max channel bytes must be positive, got %d", c.MaxChannelBytes)
+	check(c.OutboxBytes > 0, "outbox bytes must be positive, got %d", c.OutboxBytes)
+	check(c.ReadBufferBytes >= 512, "read buffer must be at least 512 bytes, got %d", c.ReadBufferBytes)
+	check(c.MaxHeaderBytes >= 1024, "max header bytes must be at least 1024, got %d", c.MaxHeaderBytes)
+	check(c.HandshakeTimeout > 0 && c.ReadTimeout > 0 && c.ShutdownTimeout > 0 && c.Auth.Timeout > 0 &&
+		c.HTTPIdleTimeout > 0 && c.PingTimeout > 0, "timeouts must be positive")
+	check(c.Auth.MaxConns > 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
+	check(c.MaxHTTPConns > 0, "max HTTP connections must be positive, got %d", c.MaxHTTPConns)
 	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
-	check(c.TLSHandshakes >= 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
+	check(c.TLSHandshakes > 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
+	check(c.RateLimit <= 1e9, "rate limit above 1e9 commands per second: %d", c.RateLimit)
+	for _, o := range c.AllowedOrigins {
+		if _, err := httphead.NormalizeOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("allowed origin %q: %w", o, err))
+		}
+	}
 	errs = append(errs, c.Broker.Validate())
-	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }

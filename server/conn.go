@@ -4,12 +4,10 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/netpoll"
-	"github.com/wsify/wsify/protocol"
 )
 
 type connState uint8
@@ -31,7 +29,7 @@ const (
 
 // conn is one client socket. The fields before mu belong to its handler:
 // only the goroutine running c.Run touches them, and the running flag makes
-// sure there is at most one.
+// sure there is at most one. Its deadline lives in the server's wheel.
 type conn struct {
 	srv    *Server
 	fd     int
@@ -53,29 +51,19 @@ type conn struct {
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
 	inflate  bool       // the message being read is compressed (deflate.go)
 
-	deadline int64 // unix nanos; guarded by srv.wheel.mu
-	wslot    int64 // wheel slot holding c; guarded by srv.wheel.mu
-
 	mu          sync.Mutex
-	running     bool          // a handler is queued or running; guarded by mu
-	events      uint8         // events for the handler; guarded by mu
-	paused      bool          // reads stop until the authorizer answers; guarded by mu, written only by the handler, which may read it without mu
-	authErr     error         // the authorizer's verdict; guarded by mu
-	closing     bool          // a close was requested; guarded by mu
-	closeCode   ws.StatusCode // code of the requested close; guarded by mu
-	closeReason string        // guarded by mu
-	closed      bool          // nothing more is queued; guarded by mu
-	closeFrame  []byte        // sent after what is being written; guarded by mu
-	lingering   bool          // closed by us: draining input until EOF; guarded by mu
-	released    bool          // fd given back to the poller; guarded by mu
-	writing     bool          // a writer owns the send side; guarded by mu
-	flushQueued bool          // a Flush was promised to the hub; guarded by mu
-	wantOut     bool          // a write would block; guarded by mu
-	out         [][]byte      // frames queued; out[outFirst:] unsent; guarded by mu
-	outFirst    int           // guarded by mu
-	outHead     int           // bytes of out[outFirst] already sent; guarded by mu
-	outBytes    int           // bytes queued and unsent; guarded by mu
-	sending     int           // of outBytes, those in the writev under way; guarded by mu
+	running     bool        // a handler is queued or running; guarded by mu
+	events      uint8       // events for the handler; guarded by mu
+	paused      bool        // reads stop until the authorizer answers; guarded by mu, written only by the handler, which may read it without mu
+	authErr     error       // the authorizer's verdict; guarded by mu
+	closing     *disconnect // the close requested first; guarded by mu
+	closed      bool        // nothing more is queued; guarded by mu
+	lingering   bool        // closed by us: draining input until EOF; guarded by mu
+	released    bool        // fd given back to the poller; guarded by mu
+	writing     bool        // a writer owns the send side; guarded by mu
+	flushQueued bool        // a Flush was promised to the hub; guarded by mu
+	wantOut     bool        // a write would block; guarded by mu
+	ob          outbox      // frames queued and the close frame; guarded by mu
 }
 
 // id is the server-assigned identity the authorizer sees.
@@ -98,11 +86,7 @@ func (c *conn) onEvent(e netpoll.Event) {
 // schedule asks the handler to process ev, starting it when idle.
 func (c *conn) schedule(ev uint8) {
 	c.mu.Lock()
-	start := c.scheduleLocked(ev)
-	c.mu.Unlock()
-	if start {
-		c.srv.workers.Submit(c)
-	}
+	c.unlockSubmit(c.scheduleLocked(ev))
 }
 
 // scheduleLocked records ev and reports whether the caller must submit c.
@@ -118,21 +102,14 @@ func (c *conn) scheduleLocked(ev uint8) bool {
 	return true
 }
 
-// requestClose asks the handler to close with code; the first request wins.
-func (c *conn) requestClose(code ws.StatusCode, reason string) {
-	c.mu.Lock()
-	start := c.requestCloseLocked(code, reason)
+// unlockSubmit releases c.mu, then submits the handler when start says a
+// scheduleLocked asked for it. The pool's lock is a leaf, so submitting
+// under c.mu would be safe too; unlocking first keeps the hold short.
+func (c *conn) unlockSubmit(start bool) {
 	c.mu.Unlock()
 	if start {
 		c.srv.workers.Submit(c)
 	}
-}
-
-func (c *conn) requestCloseLocked(code ws.StatusCode, reason string) bool {
-	if !c.closing {
-		c.closing, c.closeCode, c.closeReason = true, code, reason
-	}
-	return c.scheduleLocked(evClose)
 }
 
 // Run is the handler: it processes events until none are left, then
@@ -160,9 +137,9 @@ func (c *conn) handle(ev uint8) {
 	}
 	if ev&evClose != 0 {
 		c.mu.Lock()
-		code, reason := c.closeCode, c.closeReason
+		d := c.closing
 		c.mu.Unlock()
-		c.close(code, reason)
+		c.close(d)
 		return
 	}
 	if ev&evTimeout != 0 && c.timedOut() {
@@ -179,12 +156,6 @@ func (c *conn) handle(ev uint8) {
 	}
 }
 
-func (c *conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
 // settleLocked runs when the handler goes idle: it releases a closed
 // socket or asks the poller for the next event.
 func (c *conn) settleLocked() {
@@ -196,7 +167,7 @@ func (c *conn) settleLocked() {
 		c.releaseLocked()
 		return
 	}
-	if c.tlsBufferedLocked() {
+	if c.tls != nil && c.tlsBufferedLocked() {
 		return
 	}
 	var ev netpoll.Event
@@ -211,20 +182,9 @@ func (c *conn) settleLocked() {
 	}
 }
 
-// releaseLocked gives the fd back once neither handler nor writer uses it.
-func (c *conn) releaseLocked() {
-	if c.released || c.running || c.writing || c.lingering {
-		return
-	}
-	c.released = true
-	c.dropBuffers()
-	c.srv.forget(c)
-	c.srv.poller.CloseFD(c.fd)
-}
-
 // timedOut closes c when the deadline that fired still applies.
 func (c *conn) timedOut() bool {
-	if c.srv.wheel.armed(c) {
+	if c.srv.wheel.Armed(c) {
 		return false
 	}
 	switch {
@@ -234,51 +194,14 @@ func (c *conn) timedOut() bool {
 		c.abort()
 		return true
 	case (len(c.rbuf) > 0 || c.msgOp != 0) && !c.paused:
-		c.close(ws.StatusPolicyViolation, "incomplete message timed out")
+		c.close(discStalled)
 		return true
 	}
 	return false
 }
 
-// close sends a close frame with code (none when code is 0), leaves every
-// channel and lets the socket go. It runs on the handler.
-func (c *conn) close(code ws.StatusCode, reason string) {
-	if c.state == stateClosed {
-		return
-	}
-	wasOpen := c.state == stateOpen
-	c.state = stateClosed
-	c.tlsClosed()
-	c.srv.wheel.clear(c)
-	for _, ch := range c.channels {
-		c.srv.leaveChannel([]byte(ch), c)
-	}
-	c.channels = nil
-	linger := code != 0 && wasOpen && !c.peerSaid
-	if linger {
-		c.srv.wheel.set(c, time.Now().Add(closeLinger))
-	}
+func (c *conn) isClosed() bool {
 	c.mu.Lock()
-	c.closed, c.lingering = true, linger
-	if code != 0 && wasOpen {
-		c.closeFrame = protocol.CloseFrame(code, reason)
-	}
-	if !c.writing && !c.released {
-		c.writing = true
-		c.writeLoopLocked()
-	} else {
-		c.mu.Unlock()
-	}
-	if wasOpen {
-		c.srv.connClosed(code)
-		c.logClosed(code, reason)
-	}
-}
-
-// abort closes without a close frame: the peer is gone or never upgraded.
-func (c *conn) abort() { c.close(0, "") }
-
-func (c *conn) dropBuffers() {
-	c.unpool()
-	c.rbuf, c.msg, c.authMsg, c.client = nil, nil, nil, nil
+	defer c.mu.Unlock()
+	return c.closed
 }

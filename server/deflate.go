@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"sync"
 
 	"github.com/gobwas/httphead"
@@ -32,53 +31,13 @@ import (
 
 var deflateParams = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
 
-// wsUpgrade answers the WebSocket handshake on rw, negotiating
-// permessage-deflate when the server offers compression.
-func (c *conn) wsUpgrade(rw io.ReadWriter) error {
-	if !c.srv.cfg.Compression {
-		_, err := c.srv.upgrader.Upgrade(rw)
-		return err
-	}
-	ext := wsflate.Extension{Parameters: deflateParams}
-	u := c.srv.upgrader
-	u.Negotiate = func(offer httphead.Option) (httphead.Option, error) {
-		accept, err := ext.Negotiate(offer)
-		if err != nil {
-			return httphead.Option{}, nil // decline a malformed offer (RFC 7692 section 5)
-		}
-		return accept, nil
-	}
-	if _, err := u.Upgrade(rw); err != nil {
-		return err
-	}
-	_, c.deflate = ext.Accepted()
-	return nil
-}
-
-// parseHeader parses the next client frame header; RSV1 is allowed on a
-// connection that negotiated compression, and marks the message read next.
-func (c *conn) parseHeader(b []byte) (ws.Header, int, error) {
-	if !c.deflate {
-		return protocol.ParseHeader(b, c.payloadLimit(), c.msgOp != 0)
-	}
-	h, n, err := protocol.ParseHeaderDeflate(b, c.payloadLimit(), c.msgOp != 0)
-	if err == nil && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary) {
-		c.inflate = protocol.Compressed(h)
-	}
-	return h, n, err
-}
-
 // inflateBufs hold decompressed messages while they are handled.
 var inflateBufs = sync.Pool{New: func() any { return new(cipherBuf) }}
 
-// inflated hands a complete message to message, decompressed first when it
-// came compressed. The message size limit applies to the decompressed size:
-// a message that inflates past it is closed with 1009 as soon as it does.
-func (c *conn) inflated(op ws.OpCode, p []byte) {
-	if !c.inflate {
-		c.message(op, p)
-		return
-	}
+// inflateMessage decompresses a complete compressed message and hands it
+// to message. The message size limit applies to the decompressed size: a
+// message that inflates past it is closed with 1009 as soon as it does.
+func (c *conn) inflateMessage(op ws.OpCode, p []byte) {
 	c.inflate = false
 	buf := inflateBufs.Get().(*cipherBuf)
 	out, err := protocol.Inflate(buf.b[:0], p, c.srv.cfg.MaxMessageBytes)
@@ -92,20 +51,31 @@ func (c *conn) inflated(op ws.OpCode, p []byte) {
 	}
 }
 
-// Enqueue queues a publication for c (hub.Subscriber): the compressed form
-// when c negotiated permessage-deflate, the plain frame otherwise.
-func (c *conn) Enqueue(m *hub.Message) bool {
-	if c.deflate {
-		return c.enqueue(m.Variant())
+// negotiateDeflate answers a permessage-deflate offer during the upgrade.
+func (c *conn) negotiateDeflate(u *ws.Upgrader) *wsflate.Extension {
+	ext := &wsflate.Extension{Parameters: deflateParams}
+	u.Negotiate = func(offer httphead.Option) (httphead.Option, error) {
+		accept, err := ext.Negotiate(offer)
+		if err != nil {
+			return httphead.Option{}, nil // decline a malformed offer (RFC 7692 section 5)
+		}
+		return accept, nil
 	}
-	return c.enqueue(m.Frame)
+	return ext
 }
 
-// publishFrame publishes a broadcast frame, with its compressed form built
-// on demand when compression is on.
-func (s *Server) publishFrame(channel, frame []byte) int {
-	if !s.cfg.Compression {
-		return s.hub.Publish(channel, frame)
+// parseHeaderDeflate is the frame header parse of a connection that
+// negotiated compression: RSV1 is allowed, and marks the message read next.
+func (c *conn) parseHeaderDeflate(b []byte) (ws.Header, int, error) {
+	h, n, err := protocol.ParseHeaderDeflate(b, c.payloadLimit(), c.msgOp != 0)
+	if err == nil && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary) {
+		c.inflate = protocol.Compressed(h)
 	}
-	return s.hub.PublishMessage(channel, hub.NewMessage(frame, protocol.DeflateFrame))
+	return h, n, err
+}
+
+// deflateMessage is the message of a publication when compression is on:
+// the compressed form is built on demand, once for all subscribers.
+func deflateMessage(frame []byte) *hub.Message {
+	return hub.NewMessage(frame, protocol.DeflateFrame)
 }

@@ -3,12 +3,42 @@
 // else to fasthttp, and serves upgraded connections from a fixed pool of
 // workers woken by the netpoll poller, with no goroutine per connection.
 //
+// Where each path lives (a plain connection's path first; TLS and
+// compression are branches taken from it, in files of their own):
+//
+//	server.go      Server, New, Start, Shutdown
+//	config.go      Config: every setting, its default and its check
+//	accept.go      accept, register a socket, forget it
+//	table.go       every socket by fd: counting, shutdown, the ping sweep
+//	conn.go        type conn, its events and its handler (Run)
+//	handshake.go   the request head: upgrade, refuse, or hand to fasthttp
+//	read.go        read the socket, parse frames, reassemble messages
+//	command.go     decode a message, ask the authorizer, run the command
+//	publish.go     Publish, and Enqueue: a publication onto subscribers
+//	write.go       enqueue, Flush and the writev loop
+//	outbox.go      the per-connection queue of frames
+//	close.go       requestClose, close, linger and release
+//	disconnect.go  the table of ways a connection ends (code, reason)
+//	ping.go        the sweeper that pings silent peers and drops dead ones
+//	limits.go      connection cap, origins; ratelimit.go: commands per second
+//	broker.go      the link between the hub and the broker
+//	tls.go         TLS stages; tls_write.go: sealing the outbox
+//	deflate.go     permessage-deflate negotiation and decompression
+//	http.go        the public port's HTTP; admin.go: the admin address;
+//	               httplisten.go: how fasthttp gets the sockets routed to it
+//	stats.go       every counter; metrics.go: /metrics from the same snapshot
+//	logs.go        debug lines for connections that end badly
+//
+// Leaves that never touch a connection are packages of their own under
+// internal/: pool (the workers), wheel (deadlines), httphead (request
+// heads and origins), tlsio (ClientHello and the TLS transport) and prom
+// (the Prometheus text format).
+//
 // A connection is handled by at most one worker at a time (its "handler"),
 // which owns its read state, its channels and its closing. Writes come from
 // any worker through the connection's bounded outbox.
 //
-// Lock order: a broker stripe lock (server/broker.go, held around a join or
-// leave and the broker call it triggers), then hub locks, then conn.mu, then
-// the poller's own lock. A connection never calls into the hub while holding
-// conn.mu, and nothing calls the broker while holding a hub lock.
+// Locks nest in the order written in locksordering.txt at the repository
+// root; conn.mu is below the hub's locks and above the wheel, table,
+// poller and pool locks.
 package server

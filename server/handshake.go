@@ -1,27 +1,24 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/textproto"
-	"net/url"
 
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/server/internal/httphead"
 )
-
-var headEnd = []byte("\r\n\r\n")
 
 // handshake routes a complete request head: GET /ws is upgraded here,
 // anything else goes to fasthttp with every byte read so far.
 func (c *conn) handshake() bool {
-	end := bytes.Index(c.rbuf, headEnd)
+	end := bytes.Index(c.rbuf, httphead.End)
 	if end < 0 {
 		if len(c.rbuf) >= c.srv.cfg.MaxHeaderBytes {
 			c.reject(http.StatusRequestHeaderFieldsTooLarge, reasonTooLarge, "request head too large")
@@ -29,9 +26,9 @@ func (c *conn) handshake() bool {
 		}
 		return true
 	}
-	head := c.rbuf[:end+len(headEnd)]
+	head := c.rbuf[:end+len(httphead.End)]
 	switch {
-	case !isUpgradeRequest(head):
+	case !httphead.IsUpgrade(head, "/ws"):
 		c.toHTTP()
 		return false
 	case !c.admitUpgrade(head):
@@ -43,20 +40,20 @@ func (c *conn) handshake() bool {
 	return c.upgrade(head)
 }
 
-// isUpgradeRequest reports whether the request line is GET /ws[?query].
-func isUpgradeRequest(head []byte) bool {
-	method, path, _, _ := requestLine(head)
-	return string(method) == "GET" && string(path) == "/ws"
-}
-
-// requestLine splits a request head into the method, path and raw query
-// of its request line, and the header lines after it.
-func requestLine(head []byte) (method, path, query, headers []byte) {
-	line, headers, _ := bytes.Cut(head, []byte("\r\n"))
-	method, target, _ := bytes.Cut(line, []byte(" "))
-	target, _, _ = bytes.Cut(target, []byte(" "))
-	path, query, _ = bytes.Cut(target, []byte("?"))
-	return method, path, query, headers
+// wsUpgrade answers the WebSocket handshake on rw, negotiating
+// permessage-deflate when the server offers compression.
+func (c *conn) wsUpgrade(rw io.ReadWriter) error {
+	if !c.srv.cfg.Compression {
+		_, err := c.srv.upgrader.Upgrade(rw)
+		return err
+	}
+	u := c.srv.upgrader
+	ext := c.negotiateDeflate(&u)
+	if _, err := u.Upgrade(rw); err != nil {
+		return err
+	}
+	_, c.deflate = ext.Accepted()
+	return nil
 }
 
 // upgrade completes the WebSocket handshake on head and goes on with any
@@ -80,8 +77,26 @@ func (c *conn) opened(headLen int) {
 	c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[headLen:])]
 	c.state = stateOpen
 	c.heard()
-	c.srv.wheel.clear(c)
+	c.srv.wheel.Clear(c)
 	c.srv.connOpened()
+}
+
+// headWriter writes HTTP responses of the handshake stage: straight to the
+// socket on a plain listener, through the writer's encryption on a TLS one.
+func (c *conn) headWriter() io.Writer {
+	if c.tls != nil {
+		return tlsHeadWriter{c}
+	}
+	return fdWriter(c.fd)
+}
+
+// handoverConn is the net.Conn fasthttp gets for a plain HTTP request: a
+// runtime-polled dup of the socket, or on a TLS listener the tls.Conn.
+func (c *conn) handoverConn() (net.Conn, error) {
+	if c.tls != nil {
+		return c.tlsHandoverConn()
+	}
+	return netpoll.ToNetConn(c.fd)
 }
 
 // toHTTP hands the connection to fasthttp, replaying what was read.
@@ -128,7 +143,7 @@ func (c *conn) authorizeConnect(head []byte) {
 		c.abort()
 		return
 	}
-	headers, query := parseHead(head)
+	headers, query := httphead.Parse(head)
 	c.client = c.clientJSON(query)
 	c.authMsg = append([]byte(nil), head...)
 	c.askAuthorizer(auth.ConnectBody(headers, query))
@@ -146,15 +161,6 @@ func (c *conn) finishConnect(head []byte, verdict error) {
 		return
 	}
 	c.upgrade(head)
-}
-
-// parseHead returns the headers and query of a request head, for the
-// authorizer.
-func parseHead(head []byte) (headers, query map[string][]string) {
-	_, _, rawQuery, lines := requestLine(head)
-	headers, _ = textproto.NewReader(bufio.NewReader(bytes.NewReader(lines))).ReadMIMEHeader()
-	query, _ = url.ParseQuery(string(rawQuery))
-	return headers, query
 }
 
 // fdWriter writes to a non-blocking socket that has room, as a fresh

@@ -17,7 +17,7 @@ func (s *Server) startHTTP() {
 	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
 	s.http = s.newHTTPServer(s.serveHTTP)
 	s.http.Concurrency = s.cfg.MaxHTTPConns
-	s.http.IdleTimeout = 60 * s.cfg.HandshakeTimeout
+	s.http.IdleTimeout = s.cfg.HTTPIdleTimeout
 	s.http.ReadBufferSize = s.cfg.MaxHeaderBytes
 	s.httpDone = make(chan struct{})
 	go func() {

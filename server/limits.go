@@ -1,69 +1,36 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/wsify/wsify/server/internal/httphead"
 )
 
 // Limits a hostile or broken client meets: the connection cap and the
-// origin check at the handshake (here and in origin.go), the channel and
-// command-rate limits per connection (ratelimit.go) and dead-peer detection
-// (ping.go).
-
-// Defaults of the limit settings; see their Config fields.
-const (
-	defaultMaxChannels  = 1024
-	defaultPingInterval = 30 * time.Second
-	defaultPingTimeout  = 10 * time.Second
-	defaultKeepAlive    = 60 * time.Second
-)
+// origin check at the handshake (here), the channel and command-rate
+// limits per connection (ratelimit.go) and dead-peer detection (ping.go).
+// Their settings, defaults and checks are in config.go; what they did is
+// counted in stats.go.
 
 // limits is the server's share of the limit machinery. It is set up by
-// startLimits before the listener is watched and read-only afterwards,
-// except for the counters.
+// startLimits before the listener is watched and read-only afterwards.
 type limits struct {
-	epoch   time.Time           // zero of the monotonic clock of now()
-	origins map[string]struct{} // normalized allowed origins; nil: all
-	sweep   *sweeper            // nil when pings are off
-
-	overCapacity, originDenied atomic.Uint64
-	tooManyChannels            atomic.Uint64
-	rateLimited, flooders      atomic.Uint64
-	pings, deadPeers           atomic.Uint64
-}
-
-// LimitStats counts what the limits did since the server started.
-type LimitStats struct {
-	OverCapacity    uint64 `json:"over_capacity"`     // upgrades refused with 503
-	OriginDenied    uint64 `json:"origin_denied"`     // upgrades refused with 403
-	TooManyChannels uint64 `json:"too_many_channels"` // joins refused
-	RateLimited     uint64 `json:"rate_limited"`      // commands refused
-	Flooders        uint64 `json:"flooders"`          // closed with 1008 for flooding
-	Pings           uint64 `json:"pings"`             // pings sent to silent connections
-	DeadPeers       uint64 `json:"dead_peers"`        // dropped for not answering a ping
-}
-
-// LimitStats returns a snapshot of the limit counters.
-func (s *Server) LimitStats() LimitStats {
-	l := &s.lim
-	return LimitStats{
-		OverCapacity: l.overCapacity.Load(), OriginDenied: l.originDenied.Load(),
-		TooManyChannels: l.tooManyChannels.Load(), RateLimited: l.rateLimited.Load(),
-		Flooders: l.flooders.Load(), Pings: l.pings.Load(), DeadPeers: l.deadPeers.Load(),
-	}
+	epoch   time.Time        // zero of the monotonic clock of now()
+	skew    atomic.Int64     // nanoseconds added to now(): tests move the clock instead of sleeping
+	origins httphead.Origins // allowed origins; nil: all
+	sweep   *sweeper         // nil when pings are off
 }
 
 // now is the monotonic time since the server started, in nanoseconds; a
 // wall clock step can neither ping nor drop anyone.
-func (s *Server) now() int64 { return int64(time.Since(s.lim.epoch)) + 1 }
+func (s *Server) now() int64 { return int64(time.Since(s.lim.epoch)) + s.lim.skew.Load() + 1 }
 
 // startLimits prepares the limits and starts the ping sweeper.
 func (s *Server) startLimits() {
 	s.lim.epoch = time.Now()
-	s.lim.origins = originSet(s.cfg.AllowedOrigins)
+	s.lim.origins = httphead.NewOrigins(s.cfg.AllowedOrigins)
 	if s.cfg.PingInterval > 0 {
 		s.lim.sweep = newSweeper(s, s.cfg.PingInterval, s.cfg.PingTimeout)
 	}
@@ -74,43 +41,6 @@ func (s *Server) stopLimits() {
 	if s.lim.sweep != nil {
 		s.lim.sweep.Close()
 	}
-}
-
-// limitDefaults gives the unset limit fields their documented defaults.
-func (c Config) limitDefaults() Config {
-	c.MaxConnections = orDefault(c.MaxConnections, defaultMaxConnections())
-	c.MaxChannels = orDefault(c.MaxChannels, defaultMaxChannels)
-	c.PingInterval = orDefault(c.PingInterval, defaultPingInterval)
-	c.PingTimeout = orDefault(c.PingTimeout, defaultPingTimeout)
-	c.TCPKeepAlive = orDefault(c.TCPKeepAlive, defaultKeepAlive)
-	return c
-}
-
-// defaultMaxConnections is 7/8 of the open-file limit: past it accept
-// would fail with EMFILE and clients would hang in the backlog instead of
-// hearing 503. The other eighth is for HTTP, the authorizer and files.
-func defaultMaxConnections() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return -1
-	}
-	return int(min(lim.Cur, 1<<31) / 8 * 7)
-}
-
-func (c Config) validateLimits() []error {
-	var errs []error
-	if c.PingTimeout < 0 {
-		errs = append(errs, fmt.Errorf("ping timeout must not be negative, got %v", c.PingTimeout))
-	}
-	if c.RateLimit > 1e9 {
-		errs = append(errs, fmt.Errorf("rate limit above 1e9 commands per second: %d", c.RateLimit))
-	}
-	for _, o := range c.AllowedOrigins {
-		if _, err := normalizeOrigin(o); err != nil {
-			errs = append(errs, fmt.Errorf("allowed origin %q: %w", o, err))
-		}
-	}
-	return errs
 }
 
 // admitUpgrade runs once an upgrade request's head is complete, before the
@@ -126,11 +56,9 @@ func (c Config) validateLimits() []error {
 func (c *conn) admitUpgrade(head []byte) bool {
 	s := c.srv
 	switch {
-	case !s.originAllowed(head):
-		s.lim.originDenied.Add(1)
+	case !s.lim.origins.Allowed(head):
 		c.reject(http.StatusForbidden, reasonOrigin, "origin not allowed")
 	case s.overCapacity():
-		s.lim.overCapacity.Add(1)
 		c.reject(http.StatusServiceUnavailable, reasonOverCapacity, "too many connections")
 	default:
 		return true

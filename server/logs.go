@@ -16,12 +16,13 @@ func (s *Server) debugging() bool { return s.log.Enabled(context.Background(), s
 // logClosed notes an upgraded connection closed other than normally (1000,
 // 1001): by the server for a reason, by the peer with an error code, or
 // dropped without a close frame (logged as 1006).
-func (c *conn) logClosed(code ws.StatusCode, reason string) {
-	if code == ws.StatusNormalClosure || code == ws.StatusGoingAway || !c.srv.debugging() {
+func (c *conn) logClosed(d *disconnect) {
+	if !d.abnormal || !c.srv.debugging() {
 		return
 	}
+	code, reason := d.code, d.reason
 	if code == 0 {
-		code, reason = ws.StatusAbnormalClosure, "dropped without a close frame"
+		code = ws.StatusAbnormalClosure
 	}
 	c.srv.log.Debug("connection closed", "id", c.id(), "remote", c.remote.String(),
 		"code", int(code), "reason", reason)

@@ -1,12 +1,13 @@
 package server
 
 import (
-	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/prom"
 )
 
 // handleMetrics serves GET /metrics in the Prometheus text format.
@@ -15,102 +16,75 @@ func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
 	s.writeMetrics(ctx)
 }
 
-// writeMetrics writes wsify's own metrics, then the Go runtime's and the
-// process's (go_goroutines, process_open_fds, memory, CPU). Ours are read
-// from the atomics in stats, so a scrape costs the hot path nothing.
+// writeMetrics writes wsify's own metrics from one Stats snapshot, the one
+// GET /stats serves, then the Go runtime's and the process's
+// (go_goroutines, process_open_fds, memory, CPU).
 func (s *Server) writeMetrics(w io.Writer) {
 	// The library writes # TYPE lines only when asked, process-wide; a
 	// scrape without them would make every counter "untyped".
 	metrics.ExposeMetadata(true)
-	s.writeConnMetrics(w)
-	s.writeFanoutMetrics(w)
-	s.writeCommandMetrics(w)
-	s.writeAuthMetrics(w)
+	st := s.Stats()
+	writeConnMetrics(w, &st)
+	writeLimitMetrics(w, &st.Limits)
+	writeFanoutMetrics(w, &st)
+	writeCommandMetrics(w, &st)
+	s.writeAuthMetrics(w, &st)
 	metrics.WriteProcessMetrics(w)
 	metrics.WriteFDMetrics(w)
 }
 
-func (s *Server) writeConnMetrics(w io.Writer) {
-	st := &s.stats
-	gauge(w, "wsify_connections_open", "WebSocket connections open now.", st.open.Load())
-	gauge(w, "wsify_sockets", "Sockets held, handshakes in progress included.", int64(s.conns.len()))
-	counter(w, "wsify_connections_accepted_total", "TCP connections accepted on the public address.", uint64(st.accepted.Load()))
-	family(w, "wsify_connections_closed_total", "counter", "WebSocket connections closed, by close code (1006: dropped without a close frame).")
-	for i := range st.closedBy {
-		sample(w, "wsify_connections_closed_total", "code", closeLabel(i), st.closedBy[i].Load())
+func writeConnMetrics(w io.Writer, st *Stats) {
+	prom.Gauge(w, "wsify_connections_open", "WebSocket connections open now.", st.Open)
+	prom.Gauge(w, "wsify_sockets", "Sockets held, handshakes in progress included.", int64(st.Sockets))
+	prom.Counter(w, "wsify_connections_accepted_total", "TCP connections accepted on the public address.", uint64(st.Accepted))
+	prom.Family(w, "wsify_connections_closed_total", "counter", "WebSocket connections closed, by close code (1006: dropped without a close frame).")
+	for i := range numCloseSlots {
+		prom.Sample(w, "wsify_connections_closed_total", "code", closeLabel(i), st.ClosedBy[closeLabel(i)])
 	}
-	family(w, "wsify_handshakes_rejected_total", "counter", "WebSocket handshakes refused, by reason.")
-	for r := range st.rejectedBy {
-		sample(w, "wsify_handshakes_rejected_total", "reason", reasonNames[r], uint64(st.rejectedBy[r].Load()))
+	prom.Family(w, "wsify_handshakes_rejected_total", "counter", "WebSocket handshakes refused, by reason.")
+	for _, r := range reasonNames {
+		prom.Sample(w, "wsify_handshakes_rejected_total", "reason", r, uint64(st.RejectedBy[r]))
 	}
-	counter(w, "wsify_handshake_timeouts_total", "Connections closed for an incomplete request head.", uint64(st.handshakeTimeouts.Load()))
-	counter(w, "wsify_protocol_errors_total", "Connections closed for a WebSocket protocol violation.", uint64(st.protocolErrors.Load()))
-	counter(w, "wsify_slow_consumer_disconnects_total", "Connections closed with 1008 for a full outbox.", uint64(st.slowConsumers.Load()))
+	prom.Counter(w, "wsify_handshake_timeouts_total", "Connections closed for an incomplete request head.", uint64(st.HandshakeTimeouts))
+	prom.Counter(w, "wsify_protocol_errors_total", "Connections closed for a WebSocket protocol violation.", uint64(st.ProtocolErrors))
 }
 
-func closeLabel(slot int) string {
-	if slot == len(closeCodes) {
-		return "other"
-	}
-	return strconv.Itoa(int(closeCodes[slot]))
+func writeLimitMetrics(w io.Writer, l *LimitStats) {
+	prom.Counter(w, "wsify_slow_consumer_disconnects_total", "Connections closed with 1008 for a full outbox.", l.SlowConsumers)
+	prom.Counter(w, "wsify_pings_total", "Pings sent to connections silent for the ping interval.", l.Pings)
+	prom.Counter(w, "wsify_dead_peers_total", "Connections dropped for not answering a ping in time.", l.DeadPeers)
+	prom.Counter(w, "wsify_flooders_total", "Connections closed with 1008 for sending on after being rate limited.", l.Flooders)
+	prom.Counter(w, "wsify_rate_limited_total", "Commands refused with rate_limited.", l.RateLimited)
+	prom.Counter(w, "wsify_too_many_channels_total", "Joins refused with too_many_channels.", l.TooManyChannels)
 }
 
-func (s *Server) writeFanoutMetrics(w io.Writer) {
-	st := &s.stats
-	gauge(w, "wsify_channels", "Channels with at least one subscriber on this node.", int64(s.hub.Channels()))
-	counter(w, "wsify_messages_published_total", "Messages published (client broadcasts and POST /broadcast).", st.published.Load())
-	counter(w, "wsify_deliveries_total", "Message frames queued to subscribers.", st.deliveries.Load())
+func writeFanoutMetrics(w io.Writer, st *Stats) {
+	prom.Gauge(w, "wsify_channels", "Channels with at least one subscriber on this node.", int64(st.Channels))
+	prom.Counter(w, "wsify_messages_published_total", "Messages published (client broadcasts and POST /broadcast).", st.Published)
+	prom.Counter(w, "wsify_deliveries_total", "Message frames queued to subscribers.", st.Deliveries)
 	up := int64(0)
-	if s.link.b.Health().Up {
+	if st.BrokerUp {
 		up = 1
 	}
-	gauge(w, "wsify_broker_up", "1 when the broker linking the nodes works (always 1 without one).", up)
+	prom.Gauge(w, "wsify_broker_up", "1 when the broker linking the nodes works (always 1 without one).", up)
 }
 
-func (s *Server) writeCommandMetrics(w io.Writer) {
-	family(w, "wsify_commands_total", "counter", "Client commands, by command and result.")
-	for k := range s.stats.commands {
-		for r := range s.stats.commands[k] {
-			if k == 0 && commandResult(r) != resultInvalid {
-				continue // an unrecognized command can only be invalid
+func writeCommandMetrics(w io.Writer, st *Stats) {
+	prom.Family(w, "wsify_commands_total", "counter", "Client commands, by command and result.")
+	for k := range protocol.NumKinds {
+		kind := protocol.Kind(k).String()
+		for _, r := range resultNames {
+			if v, ok := st.Commands[kind][r]; ok {
+				prom.Sample2(w, "wsify_commands_total", "command", kind, "result", r, v)
 			}
-			fmt.Fprintf(w, "wsify_commands_total{command=%q,result=%q} %d\n",
-				kindNames[k], resultNames[r], s.stats.commands[k][r].Load())
 		}
 	}
 }
 
-func (s *Server) writeAuthMetrics(w io.Writer) {
-	st := &s.stats
-	family(w, "wsify_authorizer_calls_total", "counter", "Authorizer calls, by verdict.")
-	for v := range st.authCalls {
-		sample(w, "wsify_authorizer_calls_total", "verdict", verdictNames[v], st.authCalls[v].Load())
+func (s *Server) writeAuthMetrics(w io.Writer, st *Stats) {
+	prom.Family(w, "wsify_authorizer_calls_total", "counter", "Authorizer calls, by verdict.")
+	for _, v := range verdictNames {
+		prom.Sample(w, "wsify_authorizer_calls_total", "verdict", v, st.AuthCalls[v])
 	}
-	const name = "wsify_authorizer_duration_seconds"
-	family(w, name, "histogram", "Time an authorizer call took.")
-	counts := st.authLatency.cumulative()
-	for i, bound := range latencyBuckets {
-		fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", name, strconv.FormatFloat(bound.Seconds(), 'g', -1, 64), counts[i])
-	}
-	total := counts[len(counts)-1]
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, total, name, st.authLatency.sumSeconds(), name, total)
-}
-
-// family writes the # HELP and # TYPE lines that head a metric family.
-func family(w io.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-func sample(w io.Writer, name, label, value string, v uint64) {
-	fmt.Fprintf(w, "%s{%s=%q} %d\n", name, label, value, v)
-}
-
-func gauge(w io.Writer, name, help string, v int64) {
-	family(w, name, "gauge", help)
-	fmt.Fprintf(w, "%s %d\n", name, v)
-}
-
-func counter(w io.Writer, name, help string, v uint64) {
-	family(w, name, "counter", help)
-	fmt.Fprintf(w, "%s %d\n", name, v)
+	s.stats.authLatency.Write(w, "wsify_authorizer_duration_seconds", "Time an authorizer call took.")
 }

@@ -13,14 +13,14 @@ func TestBytesInAWriteAreNotWaiting(t *testing.T) {
 	s := &Server{}
 	s.cfg.OutboxBytes = 100
 	c := &conn{srv: s, running: true, writing: true}
-	c.out, c.outBytes, c.sending = [][]byte{make([]byte, 90)}, 90, 90 // a writev of 90 bytes under way
+	c.ob.out, c.ob.bytes, c.ob.sending = [][]byte{make([]byte, 90)}, 90, 90 // a writev of 90 bytes under way
 	c.enqueue(make([]byte, 50))
-	if c.closing || s.stats.slowConsumers.Load() != 0 || c.outBytes != 140 {
-		t.Fatalf("closing %v, slow consumers %d, outBytes %d: want the frame queued", c.closing, s.stats.slowConsumers.Load(), c.outBytes)
+	if c.closing != nil || s.stats.slowConsumers.Load() != 0 || c.ob.bytes != 140 {
+		t.Fatalf("closing %v, slow consumers %d, outBytes %d: want the frame queued", c.closing, s.stats.slowConsumers.Load(), c.ob.bytes)
 	}
-	c.sending = 0 // the writev came back having written nothing: 140 bytes wait
+	c.ob.sending = 0 // the writev came back having written nothing: 140 bytes wait
 	c.enqueue(make([]byte, 1))
-	if !c.closing || s.stats.slowConsumers.Load() != 1 {
+	if c.closing == nil || s.stats.slowConsumers.Load() != 1 {
 		t.Fatalf("closing %v, slow consumers %d: want a slow consumer", c.closing, s.stats.slowConsumers.Load())
 	}
 }
@@ -49,10 +49,10 @@ func TestLaggingSubscriberOutboxStaysCompact(t *testing.T) {
 		unix.Read(fds[1], buf)
 		c.writable()
 	}
-	if c.closing || c.outBytes < 100_000 {
-		t.Fatalf("closing %v, %d bytes waiting: the subscriber was meant to lag under its limit", c.closing, c.outBytes)
+	if c.closing != nil || c.ob.bytes < 100_000 {
+		t.Fatalf("closing %v, %d bytes waiting: the subscriber was meant to lag under its limit", c.closing, c.ob.bytes)
 	}
-	if cap(c.out) > 2048 {
-		t.Fatalf("outbox holds %d slots for %d frames waiting", cap(c.out), len(c.out)-c.outFirst)
+	if cap(c.ob.out) > 2048 {
+		t.Fatalf("outbox holds %d slots for %d frames waiting", cap(c.ob.out), len(c.ob.out)-c.ob.first)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/wheel"
 )
 
 // Dead peers are found without a timer per connection. A connection's
@@ -37,7 +38,7 @@ const sweepSlices = 8
 // sweeper is the single goroutine that pings silent connections and drops
 // dead ones. Its fields belong to that goroutine.
 type sweeper struct {
-	*ticking
+	*wheel.Ticking
 	srv               *Server
 	interval, timeout int64   // nanoseconds
 	slice             int     // slice of the table the next tick visits
@@ -47,7 +48,7 @@ type sweeper struct {
 func newSweeper(s *Server, interval, timeout time.Duration) *sweeper {
 	w := &sweeper{srv: s, interval: int64(interval), timeout: int64(timeout)}
 	tick := max(min(interval, timeout)/2/sweepSlices, time.Millisecond)
-	w.ticking = startTicking(tick, func(time.Time) { w.sweep() })
+	w.Ticking = wheel.StartTicking(tick, func(time.Time) { w.sweep() })
 	return w
 }
 
@@ -58,7 +59,7 @@ func (w *sweeper) sweep() {
 	w.srv.conns.visitSlice(w.slice, sweepSlices, func(c *conn) { w.visit(c, now) })
 	w.slice = (w.slice + 1) % sweepSlices
 	for _, c := range w.ping {
-		w.srv.lim.pings.Add(1)
+		w.srv.stats.pings.Add(1)
 		if c.enqueue(pingFrame) {
 			c.Flush()
 		}
@@ -103,7 +104,7 @@ func (c *conn) heard() {
 func (c *conn) dropDead(now int64) {
 	c.mu.Lock()
 	switch {
-	case c.closing || c.closed || c.released || c.lim.seen.Load() >= 0:
+	case c.closing != nil || c.closed || c.released || c.lim.seen.Load() >= 0:
 		c.mu.Unlock()
 		return
 	case c.paused:
@@ -112,31 +113,6 @@ func (c *conn) dropDead(now int64) {
 		return
 	}
 	netpoll.SetLingerZero(c.fd) // the fd is open until released
-	start := c.requestCloseLocked(0, "peer did not answer a ping")
-	c.mu.Unlock()
-	c.srv.lim.deadPeers.Add(1)
-	if start {
-		c.srv.workers.Submit(c)
-	}
+	c.srv.stats.deadPeers.Add(1)
+	c.unlockSubmit(c.requestCloseLocked(discDeadPeer))
 }
-
-// visitSlice calls fn under the lock for every connection in slice k of
-// parts of the table. The lock is let go every visitBatch slots, so
-// accepts and releases never wait long behind a sweep.
-func (t *table) visitSlice(k, parts int, fn func(*conn)) {
-	t.mu.Lock()
-	n := len(t.slots)
-	t.mu.Unlock()
-	for lo, hi := k*n/parts, (k+1)*n/parts; lo < hi; lo += visitBatch {
-		t.mu.Lock()
-		for _, c := range t.slots[lo:min(lo+visitBatch, hi)] {
-			if c != nil {
-				fn(c)
-			}
-		}
-		t.mu.Unlock()
-	}
-}
-
-// visitBatch bounds the slots visited under one hold of the table lock.
-const visitBatch = 1024

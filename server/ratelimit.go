@@ -4,8 +4,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/gobwas/ws"
-
 	"github.com/wsify/wsify/protocol"
 )
 
@@ -48,11 +46,11 @@ func (c *conn) admitMessage(p []byte) bool {
 		return true
 	}
 	if !gcraTake(&c.lim.floodTAT, now, period, max(rate, minFloodAllowance)) {
-		c.srv.lim.flooders.Add(1)
-		c.close(ws.StatusPolicyViolation, "rate limit exceeded")
+		c.srv.stats.flooders.Add(1)
+		c.close(discFlooder)
 		return false
 	}
-	c.srv.lim.rateLimited.Add(1)
+	c.srv.stats.rateLimited.Add(1)
 	c.refuse(p, protocol.ErrRateLimited)
 	return false
 }
@@ -87,7 +85,7 @@ func (c *conn) admitCommand(cmd *protocol.Command) bool {
 		slices.Contains(c.channels, string(cmd.Channel)) {
 		return true
 	}
-	c.srv.lim.tooManyChannels.Add(1)
+	c.srv.stats.tooManyChannels.Add(1)
 	c.srv.stats.command(cmd.Kind, resultLimited)
 	c.replyError(cmd.ID, protocol.ErrTooManyChannels)
 	return false

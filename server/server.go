@@ -17,7 +17,8 @@ import (
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/netpoll"
-	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/pool"
+	"github.com/wsify/wsify/server/internal/wheel"
 )
 
 // Server is a wsify node: the listener, the poller, the worker pools, the
@@ -35,9 +36,9 @@ type Server struct {
 	stats    stats
 
 	poller   *netpoll.Poller
-	workers  *pool
-	authPool *pool
-	wheel    *wheel
+	workers  *pool.Pool
+	authPool *pool.Pool
+	wheel    *wheel.Wheel[*conn] // every connection deadline: handshake, partial frame, close linger
 	http     *fasthttp.Server
 	httpLn   *chanListener
 	lfd      int
@@ -50,12 +51,16 @@ type Server struct {
 	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
 }
 
+// wheelTick is the resolution of every connection deadline: a handshake,
+// a partial frame or a close linger ends within a tick after it is due.
+const wheelTick = 100 * time.Millisecond
+
 // New checks cfg and prepares a server; Start opens it.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
-	cfg = cfg.WithDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1}
 	s.auth = auth.New(cfg.Auth)
 	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}
@@ -94,12 +99,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.lfd, s.addr = lfd, addr
-	s.workers = newPool(s.cfg.Workers)
+	s.workers = pool.New(s.cfg.Workers)
 	if s.auth != nil {
-		s.authPool = newPool(s.cfg.Auth.MaxConns)
+		s.authPool = pool.New(s.cfg.Auth.MaxConns)
 	}
-	s.hub = hub.New(hub.Config{Dispatch: s.workers.Submit, Parallelism: s.cfg.Workers})
-	s.wheel = newWheel(100*time.Millisecond, func(c *conn) { c.schedule(evTimeout) })
+	s.hub = hub.New(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers})
+	s.wheel = wheel.New(wheelTick, func(c *conn) { c.schedule(evTimeout) })
 	s.startLimits()
 	s.startHTTP()
 	s.serveAdmin()
@@ -114,22 +119,6 @@ func (s *Server) Start() error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
-// Publish sends content (raw JSON) to every subscriber of channel on every
-// node sharing the broker, encoded once, and returns how many local
-// subscribers it reached. When the broker is down or does not take the
-// publication it fails with an error wrapping broker.ErrUnavailable, and no
-// local subscriber gets it either.
-func (s *Server) Publish(channel, content []byte) (int, error) {
-	frame := protocol.BroadcastFrame(channel, content)
-	if err := s.link.b.Publish(channel, frame); err != nil {
-		return 0, fmt.Errorf("server: publish: %w", err)
-	}
-	n := s.publishFrame(channel, frame)
-	s.stats.published.Add(1)
-	s.stats.deliveries.Add(uint64(n))
-	return n, nil
-}
-
 // Shutdown stops accepting, closes every client with 1001 and waits until
 // they are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -137,7 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.poller.CloseFD(s.lfd)
-	s.conns.each(func(c *conn) { c.requestClose(ws.StatusGoingAway, "server shutting down") })
+	s.conns.each(func(c *conn) { c.requestClose(discShutdown) })
 	err := s.waitDrained(ctx)
 	s.http.ShutdownWithContext(ctx)
 	s.shutdownAdmin(ctx)

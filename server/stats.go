@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -12,7 +13,14 @@ import (
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/prom"
 )
+
+// The counters of a node have one home, stats, updated with atomics only:
+// no lock and no map on any path, the delivery path included. Labelled
+// counters are arrays indexed by small enums. Stats() takes one snapshot
+// of them, which GET /stats serves as JSON and GET /metrics writes in the
+// Prometheus format (metrics.go), so the two always show the same things.
 
 // rejectReason says why a handshake was refused; it labels
 // wsify_handshakes_rejected_total.
@@ -55,11 +63,6 @@ const (
 
 var resultNames = [numResults]string{"ok", "invalid", "denied", "limited", "unavailable"}
 
-// numKinds counts command kinds, 0 (no recognizable command) included.
-const numKinds = protocol.KindBroadcast + 1
-
-var kindNames = [numKinds]string{"unknown", "join", "leave", "broadcast"}
-
 // authVerdict is an authorizer answer; it labels wsify_authorizer_calls_total.
 type authVerdict uint8
 
@@ -91,9 +94,14 @@ func closeSlot(code ws.StatusCode) int {
 	return len(closeCodes)
 }
 
-// stats are the server's counters, updated with atomics only: no lock and
-// no map on any path, the delivery path included. Labelled counters are
-// arrays indexed by small enums.
+func closeLabel(slot int) string {
+	if slot == len(closeCodes) {
+		return "other"
+	}
+	return strconv.Itoa(int(closeCodes[slot]))
+}
+
+// stats are the server's counters.
 type stats struct {
 	accepted, open, closed            atomic.Int64
 	handshakeTimeouts, protocolErrors atomic.Int64
@@ -101,9 +109,13 @@ type stats struct {
 	published, deliveries             atomic.Uint64
 	rejectedBy                        [numReasons]atomic.Int64
 	closedBy                          [numCloseSlots]atomic.Uint64
-	commands                          [numKinds][numResults]atomic.Uint64
+	commands                          [protocol.NumKinds][numResults]atomic.Uint64
 	authCalls                         [numVerdicts]atomic.Uint64
-	authLatency                       histogram
+	authLatency                       prom.Histogram
+
+	// What the limits did (limits.go, ratelimit.go, ping.go).
+	tooManyChannels, rateLimited, flooders atomic.Uint64
+	pings, deadPeers                       atomic.Uint64
 }
 
 func (st *stats) rejected(r rejectReason) { st.rejectedBy[r].Add(1) }
@@ -121,15 +133,7 @@ func (st *stats) authorized(err error, d time.Duration) {
 		v = verdictUnavailable
 	}
 	st.authCalls[v].Add(1)
-	st.authLatency.observe(d)
-}
-
-func (st *stats) rejectedTotal() int64 {
-	var n int64
-	for i := range st.rejectedBy {
-		n += st.rejectedBy[i].Load()
-	}
-	return n
+	st.authLatency.Observe(d)
 }
 
 func (s *Server) connOpened() { s.stats.open.Add(1) }
@@ -140,30 +144,84 @@ func (s *Server) connClosed(code ws.StatusCode) {
 	s.stats.closedBy[closeSlot(code)].Add(1)
 }
 
-// Stats is a snapshot of the server's state and counters.
+// Stats is a snapshot of the server's state and counters: GET /stats
+// serves it, GET /metrics writes it.
 type Stats struct {
-	Open          int64  `json:"connections"`         // upgraded connections now
-	Sockets       int    `json:"sockets"`             // sockets held, handshakes included
-	Accepted      int64  `json:"accepted"`            // TCP connections accepted
-	Channels      int    `json:"channels"`            // channels with subscribers
-	Published     uint64 `json:"published"`           // publications
-	Deliveries    uint64 `json:"deliveries"`          // frames queued to subscribers
-	SlowConsumers int64  `json:"slow_consumers"`      // closed for a full outbox
-	Rejected      int64  `json:"handshakes_rejected"` // handshakes refused
-	Goroutines    int    `json:"goroutines"`          // goroutines of the process
-	BrokerUp      bool   `json:"broker_up"`           // the broker linking the nodes works (always, without one)
+	Open              int64  `json:"connections"`         // upgraded connections now
+	Sockets           int    `json:"sockets"`             // sockets held, handshakes included
+	Accepted          int64  `json:"accepted"`            // TCP connections accepted
+	Channels          int    `json:"channels"`            // channels with subscribers
+	Published         uint64 `json:"published"`           // publications
+	Deliveries        uint64 `json:"deliveries"`          // frames queued to subscribers
+	SlowConsumers     int64  `json:"slow_consumers"`      // closed for a full outbox
+	Rejected          int64  `json:"handshakes_rejected"` // handshakes refused
+	HandshakeTimeouts int64  `json:"handshake_timeouts"`  // sockets closed for an incomplete request head
+	ProtocolErrors    int64  `json:"protocol_errors"`     // connections closed for a protocol violation
+	Goroutines        int    `json:"goroutines"`          // goroutines of the process
+	BrokerUp          bool   `json:"broker_up"`           // the broker linking the nodes works (always, without one)
 
-	Broker broker.Stats `json:"broker"` // the broker's state and counters
+	Limits     LimitStats                   `json:"limits"`      // what the limits did
+	RejectedBy map[string]int64             `json:"rejected_by"` // handshakes refused, by reason
+	ClosedBy   map[string]uint64            `json:"closed_by"`   // connections closed, by close code ("1006": no close frame)
+	Commands   map[string]map[string]uint64 `json:"commands"`    // client commands, by command and result
+	AuthCalls  map[string]uint64            `json:"authorizer"`  // authorizer calls, by verdict
+	Broker     broker.Stats                 `json:"broker"`      // the broker's state and counters
+}
+
+// LimitStats counts what the limits did since the server started.
+type LimitStats struct {
+	OverCapacity    uint64 `json:"over_capacity"`     // upgrades refused with 503
+	OriginDenied    uint64 `json:"origin_denied"`     // upgrades refused with 403
+	TooManyChannels uint64 `json:"too_many_channels"` // joins refused
+	RateLimited     uint64 `json:"rate_limited"`      // commands refused
+	Flooders        uint64 `json:"flooders"`          // closed with 1008 for flooding
+	Pings           uint64 `json:"pings"`             // pings sent to silent connections
+	DeadPeers       uint64 `json:"dead_peers"`        // dropped for not answering a ping
+	SlowConsumers   uint64 `json:"slow_consumers"`    // closed with 1008 for a full outbox
 }
 
 // Stats returns a snapshot.
 func (s *Server) Stats() Stats {
 	st := &s.stats
-	return Stats{
+	out := Stats{
 		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
-		SlowConsumers: st.slowConsumers.Load(), Rejected: st.rejectedTotal(),
-		Goroutines: runtime.NumGoroutine(), BrokerUp: s.link.b.Health().Up,
-		Broker: s.link.b.Stats(),
+		SlowConsumers: st.slowConsumers.Load(), HandshakeTimeouts: st.handshakeTimeouts.Load(),
+		ProtocolErrors: st.protocolErrors.Load(), Goroutines: runtime.NumGoroutine(),
+		BrokerUp: s.link.b.Health().Up, Broker: s.link.b.Stats(), Limits: s.LimitStats(),
+		RejectedBy: map[string]int64{}, ClosedBy: map[string]uint64{},
+		Commands: map[string]map[string]uint64{}, AuthCalls: map[string]uint64{},
+	}
+	for r := range st.rejectedBy {
+		out.RejectedBy[reasonNames[r]] = st.rejectedBy[r].Load()
+		out.Rejected += st.rejectedBy[r].Load()
+	}
+	for i := range st.closedBy {
+		out.ClosedBy[closeLabel(i)] = st.closedBy[i].Load()
+	}
+	for k := range st.commands {
+		byResult := map[string]uint64{}
+		for r := range st.commands[k] {
+			if k == 0 && commandResult(r) != resultInvalid {
+				continue // an unrecognized command can only be invalid
+			}
+			byResult[resultNames[r]] = st.commands[k][r].Load()
+		}
+		out.Commands[protocol.Kind(k).String()] = byResult
+	}
+	for v := range st.authCalls {
+		out.AuthCalls[verdictNames[v]] = st.authCalls[v].Load()
+	}
+	return out
+}
+
+// LimitStats returns a snapshot of what the limits did.
+func (s *Server) LimitStats() LimitStats {
+	st := &s.stats
+	return LimitStats{
+		OverCapacity: uint64(st.rejectedBy[reasonOverCapacity].Load()), OriginDenied: uint64(st.rejectedBy[reasonOrigin].Load()),
+		TooManyChannels: st.tooManyChannels.Load(), RateLimited: st.rateLimited.Load(),
+		Flooders: st.flooders.Load(), Pings: st.pings.Load(), DeadPeers: st.deadPeers.Load(),
+		SlowConsumers: uint64(st.slowConsumers.Load()),
 	}
 }

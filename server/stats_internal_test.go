@@ -27,26 +27,12 @@ func TestCountingDoesNotAllocate(t *testing.T) {
 		"command":    func() { s.stats.command(protocol.KindJoin, resultOK) },
 		"authorized": func() { s.stats.authorized(nil, time.Millisecond) },
 		"denied":     func() { s.stats.authorized(denied, 3*time.Second) },
-		"closed":     func() { s.connOpened(); s.connClosed(ws.StatusPolicyViolation); c.logClosed(1008, "slow") },
+		"closed":     func() { s.connOpened(); s.connClosed(ws.StatusPolicyViolation); c.logClosed(discSlowConsumer) },
 		"rejected":   func() { s.stats.rejected(reasonAuthDenied); c.logRejected("auth_denied", "x") },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", name, n)
 		}
-	}
-}
-
-func TestHistogramBuckets(t *testing.T) {
-	var h histogram
-	for _, d := range []time.Duration{0, time.Millisecond, time.Millisecond + 1, 7 * time.Second} {
-		h.observe(d)
-	}
-	got := h.cumulative()
-	if got[0] != 2 || got[1] != 3 || got[len(got)-2] != 3 || got[len(got)-1] != 4 {
-		t.Fatalf("cumulative %v", got)
-	}
-	if want := (7*time.Second + 2*time.Millisecond + 1).Seconds(); h.sumSeconds() != want {
-		t.Fatalf("sum %v, want %v", h.sumSeconds(), want)
 	}
 }
 

@@ -50,3 +50,24 @@ func (t *table) each(fn func(*conn)) {
 		fn(c)
 	}
 }
+
+// visitSlice calls fn under the lock for every connection in slice k of
+// parts of the table. The lock is let go every visitBatch slots, so
+// accepts and releases never wait long behind a sweep.
+func (t *table) visitSlice(k, parts int, fn func(*conn)) {
+	t.mu.Lock()
+	n := len(t.slots)
+	t.mu.Unlock()
+	for lo, hi := k*n/parts, (k+1)*n/parts; lo < hi; lo += visitBatch {
+		t.mu.Lock()
+		for _, c := range t.slots[lo:min(lo+visitBatch, hi)] {
+			if c != nil {
+				fn(c)
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// visitBatch bounds the slots visited under one hold of the table lock.
+const visitBatch = 1024

@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/server/internal/tlsio"
 )
 
 // TLS on the event loop. With Config.TLSCertFile and TLSKeyFile set the
 // listener speaks TLS only, and a connection goes through three stages:
 //
 //  1. ClientHello (handler, no goroutine): the bytes are collected from the
-//     non-blocking socket until a whole ClientHello is in (tls_hello.go).
+//     non-blocking socket until a whole ClientHello is in (tlsio.HelloDone).
 //     A plain HTTP request gets a plain 400, other garbage is dropped.
 //  2. Handshake (a goroutine of its own, gone when it ends): crypto/tls's
 //     handshake is a blocking state machine whose errors are sticky, so it
@@ -34,7 +36,7 @@ import (
 //     encrypted per connection on the writer (tls_write.go).
 //
 // A request that is not GET /ws goes to fasthttp as the tls.Conn itself,
-// its transport switched back to a blocking dup (tlsTransport.handover).
+// its transport switched back to a blocking dup (tlsio.Transport.Handover).
 //
 // Cost (tls_bench_test.go, 2 cores, clients in another process): an idle
 // TLS connection holds about 9 KiB of heap against 0.7 KiB for plain TCP,
@@ -83,7 +85,7 @@ func (s *Server) setupTLS() error {
 
 // tlsState is the TLS layer of one connection.
 type tlsState struct {
-	tr       *tlsTransport
+	tr       *tlsio.Transport
 	conn     *tls.Conn   // built when the ClientHello is complete
 	hello    []byte      // the ClientHello as it arrives; handler only
 	deadline time.Time   // when the handshake timeout ends (accept + HandshakeTimeout)
@@ -95,32 +97,22 @@ type tlsState struct {
 	// under c.mu once the handler is idle.
 	more bool
 
-	sealed int        // c.out[:sealed] is ciphertext; guarded by c.mu
-	buf    *cipherBuf // buffer of the latest ciphertext; writer only
+	buf *cipherBuf // buffer of the latest ciphertext; writer only
 }
 
 // newTLSConn gives a connection accepted on a TLS listener its TLS layer.
 func (s *Server) newTLSConn(c *conn) {
-	if s.tls == nil {
-		return
-	}
 	c.tls = &tlsState{
-		tr: &tlsTransport{
-			fd: c.fd, slots: s.tls.slots,
-			local: net.TCPAddrFromAddrPort(s.addr), remote: net.TCPAddrFromAddrPort(c.remote),
-		},
+		tr:       tlsio.New(c.fd, s.tls.slots, net.TCPAddrFromAddrPort(s.addr), net.TCPAddrFromAddrPort(c.remote)),
 		deadline: time.Now().Add(s.cfg.HandshakeTimeout),
 	}
 }
 
-// readSocket reads what the client sent: raw bytes on a plain listener,
-// decrypted ones on a TLS listener. It returns unix.EAGAIN when there is
+// readTLSSocket reads decrypted bytes once the handshake is done, and
+// collects the ClientHello before. It returns unix.EAGAIN when there is
 // nothing (more) for now.
-func (c *conn) readSocket(p []byte) (int, error) {
-	switch {
-	case c.tls == nil:
-		return netpoll.Read(c.fd, p)
-	case c.tls.ready.Load():
+func (c *conn) readTLSSocket(p []byte) (int, error) {
+	if c.tls.ready.Load() {
 		return c.readTLS(p)
 	}
 	return 0, c.readHello()
@@ -133,13 +125,13 @@ func (c *conn) readTLS(p []byte) (int, error) {
 	t := c.tls
 	n, err := t.conn.Read(p)
 	t.more = n > 0
-	if t.tr.buffered() {
+	if t.tr.Buffered() {
 		c.send(nil)
 	}
 	switch {
 	case n > 0:
 		return n, nil
-	case errors.Is(err, errWouldBlock):
+	case errors.Is(err, tlsio.ErrWouldBlock):
 		return 0, unix.EAGAIN
 	case err == nil:
 		return 0, io.ErrNoProgress
@@ -153,9 +145,9 @@ func (c *conn) readHello() error {
 	t := c.tls
 	for {
 		if len(t.hello) == cap(t.hello) {
-			t.hello = append(make([]byte, 0, max(helloBufferStart, 2*cap(t.hello))), t.hello...)
+			t.hello = append(make([]byte, 0, max(tlsio.HelloBufferStart, 2*cap(t.hello))), t.hello...)
 		}
-		n, err := readResult(netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)]))
+		n, err := tlsio.ReadResult(netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)]))
 		if err != nil {
 			return err // unix.EAGAIN until the rest comes
 		}
@@ -170,15 +162,15 @@ func (c *conn) readHello() error {
 // ClientHello is whole, returning unix.EAGAIN then: the connection is
 // paused until the handshake ends.
 func (c *conn) helloDone() (bool, error) {
-	done, err := clientHelloDone(c.tls.hello)
+	done, err := tlsio.HelloDone(c.tls.hello)
 	switch {
-	case err == errPlainHTTP:
+	case err == tlsio.ErrPlainHTTP:
 		c.refusePlainHTTP()
 		return true, err
 	case err != nil:
 		return true, err
-	case !done && len(c.tls.hello) > maxClientHello+maxHelloRecord:
-		return true, errHelloTooLarge
+	case !done && len(c.tls.hello) > tlsio.MaxClientHello+tlsio.MaxHelloRecord:
+		return true, tlsio.ErrHelloTooLarge
 	case !done:
 		return false, nil
 	}
@@ -197,7 +189,7 @@ func (c *conn) startHandshake() error {
 		return err
 	}
 	f.SetDeadline(t.deadline)
-	if err := t.tr.begin(f, t.hello); err != nil {
+	if err := t.tr.Begin(f, t.hello); err != nil {
 		f.Close()
 		return fmt.Errorf("server: TLS handshake: %w", err)
 	}
@@ -214,58 +206,41 @@ func (c *conn) startHandshake() error {
 // connection on a worker when it is done.
 func (c *conn) tlsHandshake() {
 	t := c.tls
-	t.tr.hold()
+	t.tr.Hold()
 	var err error
-	if mode, _ := t.tr.state(); mode == modeHandshake {
+	if t.tr.Handshaking() {
 		err = t.conn.Handshake()
 	}
-	alive := t.tr.finish()
+	alive := t.tr.Finish()
 	if err != nil || !alive {
 		if alive {
 			c.srv.stats.rejected(reasonBadHandshake)
 			c.srv.log.Debug("TLS handshake failed", "remote", c.remote.String(), "err", err)
 		}
-		c.requestClose(0, "")
+		c.requestClose(discTLSFailed)
 		return
 	}
 	t.ready.Store(true)
 	c.mu.Lock()
 	c.paused = false
-	start := c.scheduleLocked(evRead)
-	c.mu.Unlock()
-	if start {
-		c.srv.workers.Submit(c)
-	}
+	c.unlockSubmit(c.scheduleLocked(evRead))
 }
 
 // tlsClosed ends a handshake under way when the connection closes (the
 // handshake timeout, a shutdown).
-func (c *conn) tlsClosed() {
-	if c.tls != nil {
-		c.tls.tr.kill()
-	}
-}
+func (c *conn) tlsClosed() { c.tls.tr.Kill() }
 
 // tlsBufferedLocked runs the handler again, instead of waiting for epoll,
 // when crypto/tls may still hold bytes of the client's: the socket would
 // not announce them. It reports whether it did.
 func (c *conn) tlsBufferedLocked() bool {
-	if c.tls == nil || !c.tls.more || c.paused {
+	if !c.tls.more || c.paused {
 		return false
 	}
 	c.events |= evRead
 	c.running = true
-	c.srv.workers.Submit(c)
+	c.srv.workers.Submit(c) // the pool's lock is a leaf (locksordering.txt)
 	return true
-}
-
-// headWriter writes HTTP responses of the handshake stage: straight to the
-// socket on a plain listener, through the writer's encryption on a TLS one.
-func (c *conn) headWriter() io.Writer {
-	if c.tls != nil {
-		return tlsHeadWriter{c}
-	}
-	return fdWriter(c.fd)
 }
 
 type tlsHeadWriter struct{ c *conn }
@@ -275,20 +250,25 @@ func (w tlsHeadWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// handoverConn is the net.Conn fasthttp gets for a plain HTTP request: a
-// runtime-polled dup of the socket, or on a TLS listener the tls.Conn over
-// such a dup, with whatever crypto/tls has read ahead still in it.
-func (c *conn) handoverConn() (net.Conn, error) {
-	if c.tls == nil {
-		return netpoll.ToNetConn(c.fd)
-	}
+// tlsHandoverConn is the net.Conn fasthttp gets for an HTTP request on a
+// TLS listener: the tls.Conn over a runtime-polled dup of the socket, with
+// whatever crypto/tls has read ahead still in it.
+func (c *conn) tlsHandoverConn() (net.Conn, error) {
 	f, err := netpoll.DupFile(c.fd)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tls.tr.handover(f); err != nil {
+	if err := c.tls.tr.Handover(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("server: hand TLS connection over: %w", err)
 	}
 	return c.tls.conn, nil
+}
+
+// refusePlainHTTP answers a plain HTTP request on the TLS port in plain
+// text, as net/http does, before the connection is dropped.
+func (c *conn) refusePlainHTTP() {
+	const body = "this port speaks TLS only: use wss:// or https://\n"
+	fdWriter(c.fd).Write(httpRefusal(http.StatusBadRequest, body)) // plain: the client speaks no TLS
+	c.srv.stats.rejected(reasonOther)
 }

@@ -4,10 +4,10 @@ import (
 	"sync"
 )
 
-// Writes on a TLS connection. Frames are queued in c.out as on any
+// Writes on a TLS connection. Frames are queued in the outbox as on any
 // connection, shared by every subscriber of a publication. The writer
 // encrypts the frames not yet sealed, outside c.mu, into one ciphertext
-// buffer that takes their place in the outbox (c.out[:tls.sealed] is
+// buffer that takes their place in the outbox (c.ob.out[:ob.sealed] is
 // ciphertext), and writev sends ciphertext only. Enqueue, the outbox limit
 // (ciphertext counts), EPOLLOUT and the slow-consumer close work as on a
 // plain connection. Encryption is per connection: a publication is encoded
@@ -64,25 +64,26 @@ func putCipherBuf(b *cipherBuf) {
 // gather is scratch for coalescing small frames before encryption.
 var gathers = sync.Pool{New: func() any { return &cipherBuf{b: make([]byte, 0, maxSealChunk)} }}
 
-// sealLocked encrypts the frames after c.out[:sealed], up to maxSealBatch
+// sealLocked encrypts the frames after c.ob.out[:sealed], up to maxSealBatch
 // bytes, into one ciphertext buffer that replaces them. It drops c.mu while
 // encrypting, so publishers go on queueing; what they add stays behind.
 func (c *conn) sealLocked() {
 	t := c.tls
-	from, to, size := t.sealed, t.sealed+1, len(c.out[t.sealed])
-	for ; to < len(c.out) && size+len(c.out[to]) <= maxSealBatch; to++ {
-		size += len(c.out[to])
+	ob := &c.ob
+	from, to, size := ob.sealed, ob.sealed+1, len(ob.out[ob.sealed])
+	for ; to < len(ob.out) && size+len(ob.out[to]) <= maxSealBatch; to++ {
+		size += len(ob.out[to])
 	}
-	buf := t.bufferLocked(size+recordOverhead*(to-from+size/maxSealChunk+1), c.outFirst == from)
-	frames := c.out[from:to]
+	buf := t.bufferLocked(size+recordOverhead*(to-from+size/maxSealChunk+1), ob.first == from)
+	frames := ob.out[from:to]
 	c.mu.Unlock()
 	cipher, plain, err := t.seal(frames, buf.b)
 	buf.b = cipher
 	c.mu.Lock()
 	if err != nil {
 		cipher = nil // the connection is broken: nothing more can go out
-		if c.requestCloseLocked(0, "") {
-			c.srv.workers.Submit(c)
+		if c.requestCloseLocked(discWriteFailed) {
+			c.srv.workers.Submit(c) // the pool's lock is a leaf (locksordering.txt)
 		}
 	}
 	c.replaceSealedLocked(from, to, cipher, plain)
@@ -101,24 +102,24 @@ func (t *tlsState) bufferLocked(need int, free bool) *cipherBuf {
 	return t.buf
 }
 
-// replaceSealedLocked puts cipher in place of c.out[from:to].
+// replaceSealedLocked puts cipher in place of c.ob.out[from:to].
 func (c *conn) replaceSealedLocked(from, to int, cipher []byte, plain int) {
+	ob := &c.ob
 	at := from
 	if len(cipher) > 0 {
-		c.out[from] = cipher
+		ob.out[from] = cipher
 		at++
 	}
-	n := at + copy(c.out[at:], c.out[to:])
-	clear(c.out[n:])
-	c.out = c.out[:n]
-	c.tls.sealed = at
-	c.outBytes += len(cipher) - plain
+	n := at + copy(ob.out[at:], ob.out[to:])
+	clear(ob.out[n:])
+	ob.out = ob.out[:n]
+	ob.sealed = at
+	ob.bytes += len(cipher) - plain
 }
 
 // idleLocked lets the ciphertext buffer go once everything is sent, so an
 // idle connection holds none.
 func (t *tlsState) idleLocked() {
-	t.sealed = 0
 	if t.buf != nil {
 		putCipherBuf(t.buf)
 		t.buf = nil
@@ -129,10 +130,10 @@ func (t *tlsState) idleLocked() {
 // and returns them with the plaintext size.
 func (t *tlsState) seal(frames [][]byte, buf []byte) ([]byte, int, error) {
 	if buf != nil {
-		t.tr.lend(buf)
+		t.tr.Lend(buf)
 	}
 	plain, err := t.write(frames)
-	return t.tr.take(), plain, err
+	return t.tr.Take(), plain, err
 }
 
 // write hands frames to crypto/tls, gathering small ones into full records.
@@ -172,11 +173,9 @@ func (t *tlsState) write(frames [][]byte) (int, error) {
 // Frames not yet sealed are dropped. It unlocks c.mu.
 func (c *conn) tlsFinishClosedLocked() {
 	t := c.tls
-	pending, head := c.out[c.outFirst:t.sealed], c.outHead
-	frame, linger := c.closeFrame, c.lingering
-	c.closeFrame = nil
-	c.out = nil
-	c.outFirst, c.outHead, c.outBytes, t.sealed = 0, 0, 0, 0
+	pending, head := c.ob.out[c.ob.first:c.ob.sealed], c.ob.head
+	frame, linger := c.ob.closeFrame, c.lingering
+	c.ob.drop()
 	c.mu.Unlock()
 	if frame != nil && t.ready.Load() {
 		pending = append(pending[:len(pending):len(pending)], t.sealClose(frame))
@@ -188,5 +187,5 @@ func (c *conn) tlsFinishClosedLocked() {
 func (t *tlsState) sealClose(frame []byte) []byte {
 	t.write([][]byte{frame})
 	t.conn.CloseWrite()
-	return t.tr.take()
+	return t.tr.Take()
 }

@@ -46,12 +46,13 @@ func settings(o *options) []setting {
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"http-idle-timeout", "WSIFY_HTTP_IDLE_TIMEOUT", "time a keep-alive HTTP connection may wait for its next request", (*durationValue)(&c.HTTPIdleTimeout)},
 		{"broker", "WSIFY_BROKER", "how nodes share publications: memory (one node), redis or nats", (*driverValue)(&c.Broker.Driver)},
 		{"broker-url", "WSIFY_BROKER_URL", "broker URL (redis://host:6379/0, nats://host:4222); empty: the driver's local default", (*stringValue)(&c.Broker.URL)},
-		{"max-connections", "WSIFY_MAX_CONNECTIONS", "WebSocket connections per process, handshakes included; over it an upgrade gets 503; 0: no limit", (*offIntValue)(&c.MaxConnections)},
-		{"max-channels", "WSIFY_MAX_CHANNELS", "channels one connection may join (too_many_channels); 0: no limit", (*offIntValue)(&c.MaxChannels)},
-		{"rate-limit", "WSIFY_RATE_LIMIT", "commands per second per connection, burst as many (rate_limited; flooders closed with 1008); 0: no limit", (*offIntValue)(&c.RateLimit)},
-		{"ping-interval", "WSIFY_PING_INTERVAL", "silence after which a connection is pinged; 0: no pings", (*offDurationValue)(&c.PingInterval)},
+		{"max-connections", "WSIFY_MAX_CONNECTIONS", "WebSocket connections per process, handshakes included; over it an upgrade gets 503; 0: off", (*offIntValue)(&c.MaxConnections)},
+		{"max-channels", "WSIFY_MAX_CHANNELS", "channels one connection may join (too_many_channels); 0: off", (*offIntValue)(&c.MaxChannels)},
+		{"rate-limit", "WSIFY_RATE_LIMIT", "commands per second per connection, burst as many (rate_limited; flooders closed with 1008); 0: off", (*offIntValue)(&c.RateLimit)},
+		{"ping-interval", "WSIFY_PING_INTERVAL", "silence after which a connection is pinged; 0: off", (*offDurationValue)(&c.PingInterval)},
 		{"ping-timeout", "WSIFY_PING_TIMEOUT", "time a pinged connection has to send anything before it is dropped", (*durationValue)(&c.PingTimeout)},
 		{"tcp-keepalive", "WSIFY_TCP_KEEPALIVE", "TCP keep-alive idle time and probe interval of accepted sockets; 0: off", (*offDurationValue)(&c.TCPKeepAlive)},
 		{"allowed-origins", "WSIFY_ALLOWED_ORIGINS", "comma-separated scheme://host[:port] origins browsers may connect from (others: 403); empty: any", (*listValue)(&c.AllowedOrigins)},
@@ -89,7 +90,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 }
 
 func usage(out io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(out, "Usage: wsify [flags]\n\nEvery flag can also be set by the environment variable named beside it; a flag wins.\n\n")
+	fmt.Fprintf(out, "Usage: wsify [flags]\n\nEvery flag can also be set by the environment variable named beside it; a flag wins.\nEvery limit or feature that can be turned off is turned off by 0 (the flags that say \"0: off\").\n\n")
 	fs.PrintDefaults()
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // Values of the limit settings, where 0 on the command line means "off".
-// server.Config reads 0 as "the default", so off is stored as -1 there.
+// server.Config reads 0 as "the default" and any negative value as off
+// (its one rule), so off is stored as -1 there.
 
 // offIntValue is a count where 0 turns the limit off.
 type offIntValue int

@@ -1,9 +1,6 @@
-package server
+package tlsio
 
-import (
-	"errors"
-	"net/http"
-)
+import "errors"
 
 // The ClientHello is collected on the event loop, like a request head, before
 // any goroutine or crypto is spent on the connection: a client that stalls
@@ -14,21 +11,21 @@ const (
 	recordHeaderLen  = 5
 	recordHandshake  = 0x16
 	typeClientHello  = 1
-	maxHelloRecord   = 16384 + 2048 // a TLSPlaintext fragment may not exceed 2^14; leave room
-	maxClientHello   = 64 << 10     // no real ClientHello comes close
-	helloBufferStart = 2048
+	MaxHelloRecord   = 16384 + 2048 // a TLSPlaintext fragment may not exceed 2^14; leave room
+	MaxClientHello   = 64 << 10     // no real ClientHello comes close
+	HelloBufferStart = 2048
 )
 
 var (
-	errNotTLS        = errors.New("server: not a TLS client")
-	errPlainHTTP     = errors.New("server: plain HTTP on the TLS port")
-	errHelloTooLarge = errors.New("server: ClientHello too large")
+	ErrNotTLS        = errors.New("tlsio: not a TLS client")
+	ErrPlainHTTP     = errors.New("tlsio: plain HTTP on the TLS port")
+	ErrHelloTooLarge = errors.New("tlsio: ClientHello too large")
 )
 
-// clientHelloDone reports whether b holds a complete ClientHello: one or
+// HelloDone reports whether b holds a complete ClientHello: one or
 // more handshake records whose fragments add up to a client_hello message
 // of the length it declares.
-func clientHelloDone(b []byte) (bool, error) {
+func HelloDone(b []byte) (bool, error) {
 	if len(b) > 0 && b[0] != recordHandshake {
 		return false, notTLS(b[0])
 	}
@@ -36,8 +33,8 @@ func clientHelloDone(b []byte) (bool, error) {
 	got := 0        // fragment bytes seen
 	for len(b) >= recordHeaderLen {
 		n := int(b[3])<<8 | int(b[4])
-		if b[0] != recordHandshake || b[1] != 3 || n == 0 || n > maxHelloRecord {
-			return false, errNotTLS
+		if b[0] != recordHandshake || b[1] != 3 || n == 0 || n > MaxHelloRecord {
+			return false, ErrNotTLS
 		}
 		if len(b) < recordHeaderLen+n {
 			return false, nil
@@ -65,9 +62,9 @@ func helloLength(msg [4]byte, got int) (bool, error) {
 	size := int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])
 	switch {
 	case msg[0] != typeClientHello:
-		return false, errNotTLS
-	case size > maxClientHello:
-		return false, errHelloTooLarge
+		return false, ErrNotTLS
+	case size > MaxClientHello:
+		return false, ErrHelloTooLarge
 	}
 	return got >= len(msg)+size, nil
 }
@@ -76,15 +73,7 @@ func helloLength(msg [4]byte, got int) (bool, error) {
 // other garbage, so the former gets an answer it can show.
 func notTLS(first byte) error {
 	if first >= 'A' && first <= 'Z' {
-		return errPlainHTTP
+		return ErrPlainHTTP
 	}
-	return errNotTLS
-}
-
-// refusePlainHTTP answers a plain HTTP request on the TLS port in plain
-// text, as net/http does, before the connection is dropped.
-func (c *conn) refusePlainHTTP() {
-	const body = "this port speaks TLS only: use wss:// or https://\n"
-	fdWriter(c.fd).Write(httpRefusal(http.StatusBadRequest, body)) // plain: the client speaks no TLS
-	c.srv.stats.rejected(reasonOther)
+	return ErrNotTLS
 }

@@ -1,4 +1,4 @@
-package server
+package tlsio
 
 import (
 	"io"
@@ -11,7 +11,7 @@ import (
 	"github.com/wsify/wsify/netpoll"
 )
 
-// Modes of a tlsTransport.
+// Modes of a Transport.
 const (
 	modeHandshake uint8 = iota // blocking on a dup, handshake slots taken while working
 	modeEvent                  // non-blocking reads, writes buffered for the writer
@@ -19,7 +19,7 @@ const (
 	modeDead                   // the connection closed during the handshake
 )
 
-// tlsTransport is the net.Conn crypto/tls runs over, in one of two ways.
+// Transport is the net.Conn crypto/tls runs over, in one of two ways.
 //
 // Blocking (modeHandshake, modeHandover): the TLS handshake, on a goroutine
 // of its own, and a connection handed to fasthttp read and write a dup of
@@ -27,14 +27,14 @@ const (
 //
 // Event (modeEvent), after the handshake, on the connection's handler and
 // writer: Read is non-blocking on the socket and, with nothing to read,
-// returns errWouldBlock, a temporary net.Error, which crypto/tls hands back
+// returns ErrWouldBlock, a temporary net.Error, which crypto/tls hands back
 // without recording it (readRecordOrCCS makes only non-temporary read
 // errors sticky), so the next Read resumes where this one stopped. Write
 // never fails, because crypto/tls records every write error for good
 // (Conn.Write ends in c.out.setErrorLocked): the ciphertext is appended to
 // out, which the connection's writer moves into its outbox and sends with
 // writev under the outbox limit.
-type tlsTransport struct {
+type Transport struct {
 	fd     int // the connection's socket; read in modeEvent only, by its handler
 	local  net.Addr
 	remote net.Addr
@@ -50,17 +50,30 @@ type tlsTransport struct {
 	out  []byte   // ciphertext for the writer, in modeEvent; guarded by mu
 }
 
-// errWouldBlock tells crypto/tls that the socket has nothing more for now.
-var errWouldBlock net.Error = wouldBlock{}
+// New returns the transport of the connection on socket fd; slots are the
+// server's handshake slots, shared by every connection.
+func New(fd int, slots chan struct{}, local, remote net.Addr) *Transport {
+	return &Transport{fd: fd, slots: slots, local: local, remote: remote}
+}
+
+// Handshaking reports whether the handshake may run: the connection has
+// not closed while its goroutine started.
+func (t *Transport) Handshaking() bool {
+	mode, _ := t.state()
+	return mode == modeHandshake
+}
+
+// ErrWouldBlock tells crypto/tls that the socket has nothing more for now.
+var ErrWouldBlock net.Error = wouldBlock{}
 
 type wouldBlock struct{}
 
-func (wouldBlock) Error() string   { return "server: TLS read would block" }
+func (wouldBlock) Error() string   { return "tlsio: TLS read would block" }
 func (wouldBlock) Timeout() bool   { return false }
 func (wouldBlock) Temporary() bool { return true }
 
-// begin enters modeHandshake on f, replaying hello first.
-func (t *tlsTransport) begin(f *os.File, hello []byte) error {
+// Begin enters modeHandshake on f, replaying hello first.
+func (t *Transport) Begin(f *os.File, hello []byte) error {
 	raw, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -72,9 +85,9 @@ func (t *tlsTransport) begin(f *os.File, hello []byte) error {
 	return nil
 }
 
-// finish leaves modeHandshake for modeEvent and reports whether the
+// Finish leaves modeHandshake for modeEvent and reports whether the
 // connection is still alive.
-func (t *tlsTransport) finish() bool {
+func (t *Transport) Finish() bool {
 	t.release()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -86,9 +99,9 @@ func (t *tlsTransport) finish() bool {
 	return true
 }
 
-// kill ends a handshake under way when its connection closes: the file's
+// Kill ends a handshake under way when its connection closes: the file's
 // close wakes the goroutine blocked on it. Other modes are left alone.
-func (t *tlsTransport) kill() {
+func (t *Transport) Kill() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.mode == modeHandshake {
@@ -97,9 +110,9 @@ func (t *tlsTransport) kill() {
 	}
 }
 
-// handover enters modeHandover on f for fasthttp, first sending any
+// Handover enters modeHandover on f for fasthttp, first sending any
 // ciphertext still buffered.
-func (t *tlsTransport) handover(f *os.File) error {
+func (t *Transport) Handover(f *os.File) error {
 	t.mu.Lock()
 	out := t.out
 	t.mode, t.file, t.out = modeHandover, f, nil
@@ -110,13 +123,13 @@ func (t *tlsTransport) handover(f *os.File) error {
 	return err
 }
 
-func (t *tlsTransport) state() (uint8, *os.File) {
+func (t *Transport) state() (uint8, *os.File) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.mode, t.file
 }
 
-func (t *tlsTransport) Read(p []byte) (int, error) {
+func (t *Transport) Read(p []byte) (int, error) {
 	if len(t.replay) > 0 {
 		n := copy(p, t.replay)
 		t.replay = t.replay[n:]
@@ -136,19 +149,19 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	return 0, net.ErrClosed
 }
 
-func (t *tlsTransport) readEvent(p []byte) (int, error) {
+func (t *Transport) readEvent(p []byte) (int, error) {
 	n, err := netpoll.Read(t.fd, p)
 	if netpoll.IsAgain(err) {
-		return 0, errWouldBlock
+		return 0, ErrWouldBlock
 	}
-	return readResult(n, err)
+	return ReadResult(n, err)
 }
 
 // readHandshake reads the dup, giving the handshake slot back while it
 // waits for the client, so a client that stalls mid-handshake holds a
 // parked goroutine but no slot, and taking one again before crypto/tls
 // works on what arrived.
-func (t *tlsTransport) readHandshake(p []byte) (n int, err error) {
+func (t *Transport) readHandshake(p []byte) (n int, err error) {
 	werr := t.raw.Read(func(fd uintptr) bool {
 		n, err = netpoll.Read(int(fd), p)
 		if netpoll.IsAgain(err) {
@@ -161,14 +174,14 @@ func (t *tlsTransport) readHandshake(p []byte) (n int, err error) {
 		return 0, werr
 	}
 	if err == nil && n > 0 {
-		t.hold()
+		t.Hold()
 	}
-	return readResult(n, err)
+	return ReadResult(n, err)
 }
 
-// readResult gives a read of the socket io.Reader's terms: a read of
+// ReadResult gives a read of the socket io.Reader's terms: a read of
 // nothing without an error is the end of the stream.
-func readResult(n int, err error) (int, error) {
+func ReadResult(n int, err error) (int, error) {
 	switch {
 	case err != nil:
 		return 0, err
@@ -178,8 +191,8 @@ func readResult(n int, err error) (int, error) {
 	return n, nil
 }
 
-// hold takes a handshake slot unless the goroutine has one.
-func (t *tlsTransport) hold() {
+// Hold takes a handshake slot unless the goroutine has one.
+func (t *Transport) Hold() {
 	if !t.holding {
 		t.slots <- struct{}{}
 		t.holding = true
@@ -187,14 +200,14 @@ func (t *tlsTransport) hold() {
 }
 
 // release gives the slot back, if held.
-func (t *tlsTransport) release() {
+func (t *Transport) release() {
 	if t.holding {
 		<-t.slots
 		t.holding = false
 	}
 }
 
-func (t *tlsTransport) Write(p []byte) (int, error) {
+func (t *Transport) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	switch mode, f := t.mode, t.file; mode {
 	case modeEvent:
@@ -209,8 +222,8 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 	return 0, net.ErrClosed
 }
 
-// take returns the buffered ciphertext; the transport keeps no buffer.
-func (t *tlsTransport) take() []byte {
+// Take returns the buffered ciphertext; the transport keeps no buffer.
+func (t *Transport) Take() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := t.out
@@ -218,9 +231,9 @@ func (t *tlsTransport) take() []byte {
 	return out
 }
 
-// lend gives the transport buf (emptied) to append ciphertext to, unless it
+// Lend gives the transport buf (emptied) to append ciphertext to, unless it
 // already holds some.
-func (t *tlsTransport) lend(buf []byte) {
+func (t *Transport) Lend(buf []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.out) == 0 {
@@ -228,8 +241,8 @@ func (t *tlsTransport) lend(buf []byte) {
 	}
 }
 
-// buffered reports whether ciphertext waits for the writer.
-func (t *tlsTransport) buffered() bool {
+// Buffered reports whether ciphertext waits for the writer.
+func (t *Transport) Buffered() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.out) > 0
@@ -237,31 +250,31 @@ func (t *tlsTransport) buffered() bool {
 
 // Close closes the dup in the blocking modes; in modeEvent the socket
 // belongs to the connection, which closes it.
-func (t *tlsTransport) Close() error {
+func (t *Transport) Close() error {
 	if _, f := t.state(); f != nil {
 		return f.Close()
 	}
 	return nil
 }
 
-func (t *tlsTransport) LocalAddr() net.Addr  { return t.local }
-func (t *tlsTransport) RemoteAddr() net.Addr { return t.remote }
+func (t *Transport) LocalAddr() net.Addr  { return t.local }
+func (t *Transport) RemoteAddr() net.Addr { return t.remote }
 
-func (t *tlsTransport) SetDeadline(d time.Time) error {
+func (t *Transport) SetDeadline(d time.Time) error {
 	if _, f := t.state(); f != nil {
 		return f.SetDeadline(d)
 	}
 	return nil
 }
 
-func (t *tlsTransport) SetReadDeadline(d time.Time) error {
+func (t *Transport) SetReadDeadline(d time.Time) error {
 	if _, f := t.state(); f != nil {
 		return f.SetReadDeadline(d)
 	}
 	return nil
 }
 
-func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
+func (t *Transport) SetWriteDeadline(d time.Time) error {
 	if _, f := t.state(); f != nil {
 		return f.SetWriteDeadline(d)
 	}

@@ -40,6 +40,16 @@ func (c *conn) read() {
 	c.settleBuffer()
 }
 
+// readSocket reads what the client sent: raw bytes on a plain listener,
+// decrypted ones on a TLS listener. It returns an error that
+// netpoll.IsAgain recognizes when there is nothing (more) for now.
+func (c *conn) readSocket(p []byte) (int, error) {
+	if c.tls != nil {
+		return c.readTLSSocket(p)
+	}
+	return netpoll.Read(c.fd, p)
+}
+
 // fillBuffer makes sure rbuf has room to read into.
 func (c *conn) fillBuffer() {
 	switch {
@@ -91,9 +101,9 @@ func (c *conn) armReadDeadline() {
 	waiting := (len(c.rbuf) > 0 || c.msgOp != 0) && !c.paused
 	switch {
 	case waiting && !c.readWait: // the wheel's lock only when the deadline changes
-		c.srv.wheel.set(c, time.Now().Add(c.srv.cfg.ReadTimeout))
+		c.srv.wheel.Set(c, time.Now().Add(c.srv.cfg.ReadTimeout))
 	case !waiting && c.readWait:
-		c.srv.wheel.clear(c)
+		c.srv.wheel.Clear(c)
 	}
 	c.readWait = waiting
 }
@@ -134,6 +144,14 @@ func (c *conn) frames() bool {
 	return c.state == stateOpen && !c.paused
 }
 
+// parseHeader parses the next client frame header.
+func (c *conn) parseHeader(b []byte) (ws.Header, int, error) {
+	if c.deflate {
+		return c.parseHeaderDeflate(b)
+	}
+	return protocol.ParseHeader(b, c.payloadLimit(), c.msgOp != 0)
+}
+
 // payloadLimit is what the next data frame may carry: the message limit
 // less what fragments already hold, so a message exactly at the limit fits.
 func (c *conn) payloadLimit() int64 {
@@ -154,12 +172,12 @@ func (c *conn) reserve(part []byte, total int) {
 
 // fail closes the connection for a protocol violation.
 func (c *conn) fail(err error) {
-	code, reason := ws.StatusProtocolError, err.Error()
-	if ce, ok := err.(*protocol.CloseError); ok {
-		code, reason = ce.Code, ce.Reason
+	ce, ok := err.(*protocol.CloseError)
+	if !ok {
+		ce = &protocol.CloseError{Code: ws.StatusProtocolError, Reason: err.Error()}
 	}
 	c.srv.stats.protocolErrors.Add(1)
-	c.close(code, reason)
+	c.close(protocolViolation(ce))
 }
 
 func (c *conn) frame(h ws.Header, payload []byte) {
@@ -174,15 +192,25 @@ func (c *conn) frame(h ws.Header, payload []byte) {
 		if h.Fin {
 			op, msg := c.msgOp, c.msg
 			c.msgOp, c.msg = 0, nil
-			c.inflated(op, msg)
+			c.dispatch(op, msg)
 		}
 	default:
 		if h.Fin {
-			c.inflated(h.OpCode, payload)
+			c.dispatch(h.OpCode, payload)
 			return
 		}
 		c.msgOp, c.msg = h.OpCode, append([]byte(nil), payload...)
 	}
+}
+
+// dispatch hands a complete message to message, through the decompressor
+// when it came compressed.
+func (c *conn) dispatch(op ws.OpCode, p []byte) {
+	if c.inflate {
+		c.inflateMessage(op, p)
+		return
+	}
+	c.message(op, p)
 }
 
 // peerClose answers a close frame with the same code and closes.
@@ -193,5 +221,5 @@ func (c *conn) peerClose(body []byte) {
 		c.fail(err)
 		return
 	}
-	c.close(code, "")
+	c.close(peerClosed(code))
 }

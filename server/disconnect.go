@@ -1,0 +1,60 @@
+package server
+
+import (
+	"github.com/gobwas/ws"
+
+	"github.com/wsify/wsify/protocol"
+)
+
+// disconnect is one way an upgraded connection ends: the close code the
+// peer is sent (0: none, the TCP connection is dropped and clients see
+// 1006), the reason in the close frame, and whether the end is abnormal,
+// which logs it. Every close site names one of the table below, so the
+// codes a client can meet are all here; README.md's close-code table is
+// checked against it (disconnect_test.go).
+type disconnect struct {
+	code     ws.StatusCode
+	reason   string
+	abnormal bool
+}
+
+// The disconnects of the server. Protocol violations take their code and
+// reason from protocol.CloseError (protocolViolation), and a client's own
+// close is answered with its code (peerClosed).
+var (
+	discShutdown     = &disconnect{ws.StatusGoingAway, "server shutting down", false}
+	discSlowConsumer = &disconnect{ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded", true}
+	discStalled      = &disconnect{ws.StatusPolicyViolation, "incomplete message timed out", true}
+	discFlooder      = &disconnect{ws.StatusPolicyViolation, "rate limit exceeded", true}
+	discAuthDown     = &disconnect{protocol.StatusTryAgainLater, "authorizer unavailable", true}
+	discDeadPeer     = &disconnect{0, "peer did not answer a ping", true}
+	discPeerGone     = &disconnect{0, "dropped without a close frame", true}
+	discWriteFailed  = &disconnect{0, "write to the socket failed", true}
+	discTLSFailed    = &disconnect{0, "TLS handshake failed", true}
+	// discUnopened ends a socket that never upgraded: a refused or timed
+	// out handshake, or one handed to fasthttp. It is not counted.
+	discUnopened = &disconnect{0, "", false}
+)
+
+// wireDisconnects are the codes a client can be sent, for the README check:
+// the fixed ones above, the protocol violations, and the echo of a
+// client's close (1000 stands for it).
+func wireDisconnects() []*disconnect {
+	all := []*disconnect{discShutdown, discSlowConsumer, discStalled, discFlooder, discAuthDown,
+		peerClosed(ws.StatusNormalClosure)}
+	for _, e := range protocol.CloseErrors {
+		all = append(all, protocolViolation(e))
+	}
+	return all
+}
+
+// protocolViolation is the disconnect of a client that broke the protocol.
+func protocolViolation(e *protocol.CloseError) *disconnect {
+	return &disconnect{e.Code, e.Reason, true}
+}
+
+// peerClosed answers a client's close frame with its own code; only codes
+// other than 1000 and 1001 are abnormal.
+func peerClosed(code ws.StatusCode) *disconnect {
+	return &disconnect{code, "", code != ws.StatusNormalClosure && code != ws.StatusGoingAway}
+}
