@@ -8,19 +8,23 @@ import (
 )
 
 // A connection ends in three steps. close (handler) leaves its channels,
-// marks it closed and hands the send side a close frame; the writer
-// (finishClosedLocked) sends what must go and the close frame; release
-// gives the fd back once neither handler nor writer holds it. A close we
-// start lingers: the fd stays open, draining input, until the peer's EOF
-// or closeLinger, so that the peer reads our close frame instead of a
-// reset. Other goroutines ask for a close with requestClose; the handler
-// carries it out. The reasons are in disconnect.go.
+// marks it closed and tells the outbox what to keep (disconnect.keep); the
+// writer trims the outbox, writes what was kept, waiting for the socket as
+// usual, then the close frame (finishClosedLocked); release gives the fd
+// back once neither handler nor writer holds it and nothing is left to
+// write. A close we start lingers: the fd stays open, draining input, until
+// the peer's EOF, so that the peer reads our close frame instead of a
+// reset. A deadline bounds all of it: closeLinger, or the shutdown timeout
+// for a shutdown that flushes; when it passes, what is left is dropped.
+// Other goroutines ask for a close with requestClose; the handler carries
+// it out. The reasons are in disconnect.go.
 
-// closeLinger bounds how long a connection we closed keeps its fd to drain
-// what the peer still sends. Closing a socket with unread input makes the
-// kernel answer with a reset, and a reset can destroy the close frame (and
-// frames before it) on the peer's side before it reads them: the peer would
-// see an abnormal closure instead of our close code.
+// closeLinger bounds how long a connection we closed keeps its fd to finish
+// its last frame and drain what the peer still sends. Closing a socket with
+// unread input makes the kernel answer with a reset, and a reset can
+// destroy the close frame (and frames before it) on the peer's side before
+// it reads them: the peer would see an abnormal closure instead of our
+// close code.
 const closeLinger = time.Second
 
 // drainReads bounds the reads of one drain turn, so a peer that floods
@@ -41,8 +45,9 @@ func (c *conn) requestCloseLocked(d *disconnect) bool {
 	return c.scheduleLocked(evClose)
 }
 
-// close sends d's close frame (none when its code is 0), leaves every
-// channel and lets the socket go. It runs on the handler.
+// close ends the connection for d: it leaves every channel, queues d's
+// close frame (none when its code is 0 or the peer never upgraded) behind
+// what d keeps of the outbox, and starts the writer. It runs on the handler.
 func (c *conn) close(d *disconnect) {
 	if c.state == stateClosed {
 		return
@@ -57,14 +62,18 @@ func (c *conn) close(d *disconnect) {
 		c.srv.leaveChannel([]byte(ch), c)
 	}
 	c.channels = nil
-	linger := d.code != 0 && wasOpen && !c.peerSaid
-	if linger {
-		c.srv.wheel.Set(c, time.Now().Add(closeLinger))
+	if !wasOpen {
+		d = discUnopened
 	}
 	c.mu.Lock()
-	c.closed, c.lingering = true, linger
-	if d.code != 0 && wasOpen {
+	c.closed = true
+	c.lingering = d.code != 0 && !c.peerSaid
+	c.ob.closeKeep = d.keep()
+	if d.code != 0 {
 		c.ob.closeFrame = protocol.CloseFrame(d.code, d.reason)
+	}
+	if c.lingering || !c.ob.empty() {
+		c.srv.wheel.Set(c, time.Now().Add(c.closeTimeout(d)))
 	}
 	if !c.writing && !c.released {
 		c.writing = true
@@ -78,45 +87,46 @@ func (c *conn) close(d *disconnect) {
 	}
 }
 
-// abort closes without a close frame: the peer is gone or never upgraded.
-func (c *conn) abort() {
-	if c.state == stateOpen {
-		c.close(discPeerGone)
-		return
+// closeTimeout bounds a close's last writes and linger.
+func (c *conn) closeTimeout(d *disconnect) time.Duration {
+	if d.flush {
+		return c.srv.cfg.ShutdownTimeout
 	}
-	c.close(discUnopened)
+	return closeLinger
 }
 
-// finishClosedLocked sends the close frame when no frame is half written,
-// drops the rest and lets the fd go. It unlocks c.mu.
+// abort closes without a close frame: the peer is gone or never upgraded.
+func (c *conn) abort() { c.close(discPeerGone) }
+
+// finishClosedLocked ends the send side of a closed connection once what
+// the close kept is written, or its deadline dropped it: the close frame
+// goes unless a frame is cut short, then FIN when the connection lingers.
+// It unlocks c.mu.
 func (c *conn) finishClosedLocked() {
-	if c.tls != nil {
-		c.tlsFinishClosedLocked()
-		return
-	}
 	frame := c.ob.closeFrame
 	if c.ob.head != 0 {
-		frame = nil // the peer is mid-frame; a close frame would corrupt it
+		frame = nil // the deadline cut a frame: a close frame would land inside it
 	}
 	c.ob.drop()
 	linger := c.lingering
 	c.mu.Unlock()
-	var last [][]byte
-	if frame != nil {
-		last = [][]byte{frame}
+	if frame != nil && c.tls != nil {
+		frame = c.tls.sealClose(frame) // nil before the handshake is done
 	}
-	c.writeLast(last, 0, linger)
+	c.writeLast(frame, linger)
 }
 
-// writeLast writes the last bytes of a closed connection (less skip bytes
-// already sent), sends FIN when it lingers so the peer reads the close
-// before our drain ends, then gives up the writer role. c.mu is not held.
-func (c *conn) writeLast(bufs [][]byte, skip int, linger bool) {
-	if len(bufs) > 0 {
-		netpoll.Writev(c.fd, bufs, skip)
+// writeLast writes the close frame of a closed connection, if any, sends
+// FIN when it lingers so the peer reads the close before our drain ends,
+// and gives the drain closeLinger from now, then gives up the writer role.
+// c.mu is not held.
+func (c *conn) writeLast(frame []byte, linger bool) {
+	if len(frame) > 0 {
+		netpoll.Writev(c.fd, [][]byte{frame}, 0)
 	}
 	if linger {
 		netpoll.Shutdown(c.fd)
+		c.srv.wheel.Set(c, time.Now().Add(closeLinger))
 	}
 	c.mu.Lock()
 	c.writing = false
@@ -124,29 +134,50 @@ func (c *conn) writeLast(bufs [][]byte, skip int, linger bool) {
 	c.mu.Unlock()
 }
 
-// drain runs on a closed connection that lingers: it discards input until
-// the peer's EOF or the linger deadline, then lets the fd go.
+// drain runs on a closed connection: it writes what the close kept when
+// the socket takes it again, discards input until the peer's EOF, and at
+// the deadline gives up on both.
 func (c *conn) drain(ev uint8) {
-	done := ev&evTimeout != 0 && !c.srv.wheel.Armed(c)
+	if ev&evWrite != 0 {
+		c.writable()
+	}
+	if ev&evTimeout != 0 && !c.srv.wheel.Armed(c) {
+		c.expire()
+		return
+	}
 	var buf [2048]byte
-	for i := 0; i < drainReads && !done && ev&evRead != 0; i++ {
+	for i := 0; i < drainReads && ev&evRead != 0; i++ {
 		n, err := netpoll.Read(c.fd, buf[:])
 		if netpoll.IsAgain(err) {
-			break
+			return
 		}
-		done = n <= 0
-	}
-	if done {
-		c.srv.wheel.Clear(c)
-		c.mu.Lock()
-		c.lingering = false
-		c.mu.Unlock()
+		if n <= 0 {
+			c.mu.Lock()
+			c.lingering = false
+			c.mu.Unlock()
+			return
+		}
 	}
 }
 
-// releaseLocked gives the fd back once neither handler nor writer uses it.
+// expire gives up on a close whose deadline passed: the peer sent no EOF,
+// or did not take the last frames. A writer under way drops what is left
+// when its writev returns; otherwise it is dropped here.
+func (c *conn) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lingering = false
+	c.expired = true
+	if !c.writing {
+		c.ob.drop()
+		c.wantOut = false
+	}
+}
+
+// releaseLocked gives the fd back once neither handler nor writer uses it
+// and nothing is left to write or drain.
 func (c *conn) releaseLocked() {
-	if c.released || c.running || c.writing || c.lingering {
+	if c.released || c.running || c.writing || c.lingering || (!c.ob.empty() && !c.expired) {
 		return
 	}
 	c.released = true

@@ -59,6 +59,7 @@ type conn struct {
 	closing     *disconnect // the close requested first; guarded by mu
 	closed      bool        // nothing more is queued; guarded by mu
 	lingering   bool        // closed by us: draining input until EOF; guarded by mu
+	expired     bool        // closed, and the close's deadline passed: nothing more is written; guarded by mu
 	released    bool        // fd given back to the poller; guarded by mu
 	writing     bool        // a writer owns the send side; guarded by mu
 	flushQueued bool        // a Flush was promised to the hub; guarded by mu
@@ -156,29 +157,24 @@ func (c *conn) handle(ev uint8) {
 	}
 }
 
-// settleLocked runs when the handler goes idle: it releases a closed
-// socket or asks the poller for the next event.
+// settleLocked runs when the handler goes idle: it asks the poller for the
+// next event, or releases a closed socket that waits for none.
 func (c *conn) settleLocked() {
-	if c.closed && c.lingering {
-		c.srv.poller.Rearm(c.fd, netpoll.Readable)
-		return
-	}
-	if c.closed {
-		c.releaseLocked()
-		return
-	}
-	if c.tls != nil && c.tlsBufferedLocked() {
+	if !c.closed && c.tls != nil && c.tlsBufferedLocked() {
 		return
 	}
 	var ev netpoll.Event
-	if !c.paused {
+	if (!c.closed && !c.paused) || c.lingering {
 		ev |= netpoll.Readable
 	}
 	if c.wantOut {
 		ev |= netpoll.Writable
 	}
-	if ev != 0 {
+	switch {
+	case ev != 0:
 		c.srv.poller.Rearm(c.fd, ev)
+	case c.closed:
+		c.releaseLocked()
 	}
 }
 

@@ -16,24 +16,38 @@ type disconnect struct {
 	code     ws.StatusCode
 	reason   string
 	abnormal bool
+	flush    bool // every frame queued is written before the close frame
+}
+
+// keep is what the close keeps of the frames queued: all of them when d
+// flushes, the frame under way when a close frame follows (never cut a
+// frame), nothing when the peer is gone.
+func (d *disconnect) keep() closeKeep {
+	switch {
+	case d.code == 0:
+		return keepNone
+	case d.flush:
+		return keepAll
+	}
+	return keepFrame
 }
 
 // The disconnects of the server. Protocol violations take their code and
 // reason from protocol.CloseError (protocolViolation), and a client's own
 // close is answered with its code (peerClosed).
 var (
-	discShutdown     = &disconnect{ws.StatusGoingAway, "server shutting down", false}
-	discSlowConsumer = &disconnect{ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded", true}
-	discStalled      = &disconnect{ws.StatusPolicyViolation, "incomplete message timed out", true}
-	discFlooder      = &disconnect{ws.StatusPolicyViolation, "rate limit exceeded", true}
-	discAuthDown     = &disconnect{protocol.StatusTryAgainLater, "authorizer unavailable", true}
-	discDeadPeer     = &disconnect{0, "peer did not answer a ping", true}
-	discPeerGone     = &disconnect{0, "dropped without a close frame", true}
-	discWriteFailed  = &disconnect{0, "write to the socket failed", true}
-	discTLSFailed    = &disconnect{0, "TLS handshake failed", true}
+	discShutdown     = &disconnect{ws.StatusGoingAway, "server shutting down", false, true}
+	discSlowConsumer = &disconnect{ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded", true, false}
+	discStalled      = &disconnect{ws.StatusPolicyViolation, "incomplete message timed out", true, false}
+	discFlooder      = &disconnect{ws.StatusPolicyViolation, "rate limit exceeded", true, false}
+	discAuthDown     = &disconnect{protocol.StatusTryAgainLater, "authorizer unavailable", true, false}
+	discDeadPeer     = &disconnect{0, "peer did not answer a ping", true, false}
+	discPeerGone     = &disconnect{0, "dropped without a close frame", true, false}
+	discWriteFailed  = &disconnect{0, "write to the socket failed", true, false}
+	discTLSFailed    = &disconnect{0, "TLS handshake failed", true, false}
 	// discUnopened ends a socket that never upgraded: a refused or timed
 	// out handshake, or one handed to fasthttp. It is not counted.
-	discUnopened = &disconnect{0, "", false}
+	discUnopened = &disconnect{0, "", false, false}
 )
 
 // wireDisconnects are the codes a client can be sent, for the README check:
@@ -50,11 +64,11 @@ func wireDisconnects() []*disconnect {
 
 // protocolViolation is the disconnect of a client that broke the protocol.
 func protocolViolation(e *protocol.CloseError) *disconnect {
-	return &disconnect{e.Code, e.Reason, true}
+	return &disconnect{e.Code, e.Reason, true, false}
 }
 
 // peerClosed answers a client's close frame with its own code; only codes
 // other than 1000 and 1001 are abnormal.
 func peerClosed(code ws.StatusCode) *disconnect {
-	return &disconnect{code, "", code != ws.StatusNormalClosure && code != ws.StatusGoingAway}
+	return &disconnect{code, "", code != ws.StatusNormalClosure && code != ws.StatusGoingAway, false}
 }

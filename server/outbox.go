@@ -18,7 +18,47 @@ type outbox struct {
 	// sealed is, on TLS only, how many frames of out are ciphertext: the
 	// writer encrypts out[sealed:] before it writes (tls_write.go).
 	sealed     int
-	closeFrame []byte // sent after what is being written, when closed
+	closeFrame []byte    // sent once what close keeps is written
+	closeKeep  closeKeep // what close keeps of the frames queued; trimmed by the writer
+}
+
+// closeKeep is what a close keeps of an outbox. The writer trims it, under
+// conn.mu between two writevs, never the closing handler: a writev under
+// way holds frames that must stay until it has been accounted for.
+type closeKeep uint8
+
+const (
+	keepOpen  closeKeep = iota // not closing
+	keepAll                    // every frame queued goes before the close frame (shutdown)
+	keepFrame                  // only a frame already started is finished, so none is cut
+	keepNone                   // nothing more is written (no close frame: the peer is gone)
+	kept                       // trimmed
+)
+
+// trimForClose applies closeKeep once. On TLS the unit is sealed
+// ciphertext: it holds whole frames, so finishing what is sealed cuts none.
+func (o *outbox) trimForClose(tls bool) {
+	keep := len(o.out)
+	switch {
+	case o.closeKeep == keepAll:
+	case o.closeKeep == keepFrame && tls:
+		keep = o.sealed
+	case o.closeKeep == keepFrame && o.head != 0:
+		keep = o.first + 1
+	default:
+		keep = o.first
+	}
+	clear(o.out[keep:])
+	o.out = o.out[:keep]
+	o.sealed = min(o.sealed, keep)
+	if keep == o.first {
+		o.head = 0
+	}
+	o.bytes = -o.head
+	for _, f := range o.out[o.first:] {
+		o.bytes += len(f)
+	}
+	o.closeKeep = kept
 }
 
 // waiting is the bytes queued that no writev has taken yet: bytes in the
@@ -77,7 +117,7 @@ func (o *outbox) reset() {
 	o.first, o.head, o.bytes, o.sealed = 0, 0, 0, 0
 }
 
-// drop lets everything go: the connection is closed.
+// drop lets everything go: the connection is closed and done writing.
 func (o *outbox) drop() {
-	*o = outbox{}
+	*o = outbox{closeKeep: kept}
 }

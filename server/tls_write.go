@@ -167,24 +167,12 @@ func (t *tlsState) write(frames [][]byte) (int, error) {
 	return plain, nil
 }
 
-// tlsFinishClosedLocked is finishClosedLocked for a TLS connection: the
-// ciphertext already sealed goes first, whole records, so that the close
-// frame sealed behind it, and TLS's close_notify, reach the client intact.
-// Frames not yet sealed are dropped. It unlocks c.mu.
-func (c *conn) tlsFinishClosedLocked() {
-	t := c.tls
-	pending, head := c.ob.out[c.ob.first:c.ob.sealed], c.ob.head
-	frame, linger := c.ob.closeFrame, c.lingering
-	c.ob.drop()
-	c.mu.Unlock()
-	if frame != nil && t.ready.Load() {
-		pending = append(pending[:len(pending):len(pending)], t.sealClose(frame))
-	}
-	c.writeLast(pending, head, linger)
-}
-
-// sealClose encrypts the close frame followed by a close_notify alert.
+// sealClose encrypts the close frame followed by a close_notify alert, or
+// returns nil when no handshake completed.
 func (t *tlsState) sealClose(frame []byte) []byte {
+	if !t.ready.Load() {
+		return nil
+	}
 	t.write([][]byte{frame})
 	t.conn.CloseWrite()
 	return t.tr.Take()

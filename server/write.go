@@ -61,7 +61,10 @@ func (c *conn) writable() {
 func (c *conn) writeLoopLocked() {
 	for {
 		switch {
-		case c.closed:
+		case c.closed && c.ob.closeKeep != kept:
+			c.ob.trimForClose(c.tls != nil)
+			continue
+		case c.closed && (c.ob.empty() || c.expired):
 			c.finishClosedLocked()
 			return
 		case c.ob.empty():
@@ -108,16 +111,19 @@ func (c *conn) wroteLocked(n int, err error) bool {
 	c.ob.consume(n)
 	c.ob.compact()
 	switch {
-	case err == nil:
-		return true
+	case err == nil || c.expired:
+		return true // the loop goes on, or finishes a close whose time is up
 	case netpoll.IsAgain(err):
+		// The socket is full: EPOLLOUT resumes the writer, on an open
+		// connection and on a closed one that still has kept frames to write.
 		c.wantOut = true
 		c.writing = false
-		if !c.running && !c.closed {
+		if !c.running {
 			c.settleLocked()
 		}
 	default:
-		c.writing = false
+		c.ob.drop() // nothing more can go out
+		c.wantOut, c.writing = false, false
 		if c.requestCloseLocked(discWriteFailed) {
 			c.srv.workers.Submit(c) // the pool's lock is a leaf (locksordering.txt)
 		}
