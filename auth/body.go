@@ -1,8 +1,9 @@
 package auth
 
 import (
-	"bytes"
 	"encoding/json"
+
+	"github.com/wsify/wsify/protocol"
 )
 
 // Values is a multi-valued map of header or query values.
@@ -35,17 +36,30 @@ func (ci ClientInfo) JSON() []byte {
 	return b
 }
 
-// CommandBody is the request body asked before a command runs: the command
-// object exactly as the client sent it, with a "client" member added (info
-// is ClientInfo.JSON). command must be a JSON object with at least one
-// member.
-func CommandBody(command, info []byte) []byte {
-	obj := bytes.TrimRight(command, " \t\r\n")
-	obj = obj[:len(obj)-1] // drop the closing brace
-	out := make([]byte, 0, len(obj)+len(info)+16)
-	out = append(out, obj...)
+// CommandBody is the request body asked before a command runs, built from
+// the command as the server decoded it and will run it, so that no parser
+// of the authorizer's can read it otherwise: the client's bytes come in
+// only as content and id, JSON values the decoder validated, which cannot
+// reach past their member. kind is the command's name, channel the name as
+// it will be used, content and id raw JSON (nil when absent) and client
+// ClientInfo.JSON.
+func CommandBody(kind string, channel, content, id, client []byte) []byte {
+	out := make([]byte, 0, 64+len(kind)+2*len(channel)+len(content)+len(id)+len(client))
+	out = append(out, `{"command":"`...)
+	out = append(out, kind...)
+	out = append(out, `","args":{"channel":`...)
+	out = protocol.AppendString(out, channel)
+	if content != nil {
+		out = append(out, `,"content":`...)
+		out = append(out, content...)
+	}
+	out = append(out, '}')
+	if id != nil {
+		out = append(out, `,"id":`...)
+		out = append(out, id...)
+	}
 	out = append(out, `,"client":`...)
-	out = append(out, info...)
+	out = append(out, client...)
 	return append(out, '}')
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ func unavailable(cause error) error {
 // Client calls the authorizer over a keep-alive pool.
 type Client struct {
 	url     string
+	shown   string // url without its credentials, for errors, which end up in logs
 	timeout time.Duration
 	hc      *fasthttp.Client
 }
@@ -70,7 +72,7 @@ func New(cfg Config) *Client {
 		return nil
 	}
 	cfg = cfg.WithDefaults()
-	return &Client{url: cfg.URL, timeout: cfg.Timeout, hc: &fasthttp.Client{
+	return &Client{url: cfg.URL, shown: redactURL(cfg.URL), timeout: cfg.Timeout, hc: &fasthttp.Client{
 		MaxConnsPerHost:          cfg.MaxConns,
 		MaxConnWaitTimeout:       cfg.Timeout,
 		MaxIdleConnDuration:      30 * time.Second,
@@ -94,7 +96,7 @@ func (c *Client) Authorize(body []byte) error {
 	req.SetBodyRaw(body)
 	resp.StreamBody = true
 	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
-		return unavailable(fmt.Errorf("auth: post %s: %w", c.url, err))
+		return unavailable(fmt.Errorf("auth: post %s: %w", c.shown, err))
 	}
 	discardBody(resp)
 	return verdict(resp.StatusCode())
@@ -120,6 +122,17 @@ func discardBody(resp *fasthttp.Response) {
 // call's timeout and fasthttp's attempt limit.
 func retryOnClosedConn(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
 	return false, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	return u.String()
 }
 
 func verdict(status int) error {

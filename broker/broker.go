@@ -60,7 +60,7 @@ type Stats struct {
 	Refused       uint64 `json:"refused_while_down"`    // Publish calls failed with ErrUnavailable
 	Since         string `json:"since,omitempty"`       // RFC 3339 time of the last up or down
 	Node          string `json:"node_id,omitempty"`     // this node's id in envelopes, hex
-	URL           string `json:"url,omitempty"`         // broker URL, password redacted
+	URL           string `json:"url,omitempty"`         // broker URL, credentials redacted
 }
 
 var (

@@ -90,17 +90,8 @@ func (c Config) checkURL() error {
 	for raw := range strings.SplitSeq(c.URL, ",") {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || !slices.Contains(schemes[c.Driver], u.Scheme) {
-			return fmt.Errorf("broker URL %q: want a %s URL (%s://...)", c.URL, c.Driver, strings.Join(schemes[c.Driver], "://, "))
+			return fmt.Errorf("broker URL %s: want a %s URL (%s://...)", redactURL(strings.TrimSpace(raw)), c.Driver, strings.Join(schemes[c.Driver], "://, "))
 		}
 	}
 	return nil
-}
-
-// RedactedURL is c.URL without its password, fit for logs.
-func (c Config) RedactedURL() string {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

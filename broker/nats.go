@@ -45,7 +45,7 @@ func openNATS(cfg Config, h Handlers, node nodeID) (*natsBroker, error) {
 		poke: make(chan struct{}, 1), stop: make(chan struct{})}
 	nc, err := nats.Connect(cfg.URL, n.options()...)
 	if err != nil {
-		return nil, fmt.Errorf("broker: nats: connect: %w", err)
+		return nil, fmt.Errorf("broker: nats: connect: %s", cfg.scrub(err.Error())) // url.Parse quotes the URL
 	}
 	n.nc = nc
 	n.wg.Go(n.watch)
@@ -83,7 +83,7 @@ func (n *natsBroker) options() []nats.Option {
 // and wakes watch, which reads the connection's status itself.
 func (n *natsBroker) changed(err error) {
 	if err != nil {
-		s := err.Error()
+		s := n.cfg.scrub(err.Error())
 		n.lastErr.Store(&s)
 	}
 	select {
@@ -120,7 +120,7 @@ func (n *natsBroker) check() {
 		return
 	}
 	if err := n.nc.FlushTimeout(n.cfg.Timeout); err != nil {
-		n.health.set(false, "nats "+n.cfg.RedactedURL()+": confirm subscriptions: "+err.Error())
+		n.health.set(false, "nats "+n.cfg.RedactedURL()+": confirm subscriptions: "+n.cfg.scrub(err.Error()))
 		return
 	}
 	n.health.set(true, "")

@@ -43,7 +43,7 @@ const batchSize = 512
 func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("broker: redis URL: %w", err)
+		return nil, fmt.Errorf("broker: redis URL: %s", cfg.scrub(err.Error())) // url.Parse quotes the URL
 	}
 	opt.ClientName = "wsify-" + node.String()
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout
@@ -102,7 +102,7 @@ func (r *redisBroker) run() {
 		if wasUp {
 			attempt = 1
 		}
-		r.health.set(false, "redis "+r.cfg.RedactedURL()+": "+err.Error())
+		r.health.set(false, "redis "+r.cfg.RedactedURL()+": "+r.cfg.scrub(err.Error()))
 		select {
 		case <-r.ctx.Done():
 			return

@@ -79,7 +79,7 @@ func (s *Server) serveAdminHTTP(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
 	case path == "/healthz":
-		s.handleHealth(ctx)
+		s.handleHealth(ctx, true)
 	case s.serveOperator(ctx, path):
 	default:
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint (WebSocket clients use the public address)")

@@ -98,18 +98,23 @@ func (s *Server) brokerState(h broker.Health) {
 		"driver", s.cfg.Broker.Driver, "url", s.cfg.Broker.RedactedURL(), "reason", h.Reason)
 }
 
-// brokerUnavailable answers /healthz with 503 and the reason when the broker is
-// down, and reports whether it did.
-func (s *Server) brokerUnavailable(ctx *fasthttp.RequestCtx) bool {
+// brokerUnavailable answers /healthz with 503 when the broker is down, and
+// reports whether it did. Only the operator gets the reason (detailed):
+// the driver's words name hosts, and no one outside needs them.
+func (s *Server) brokerUnavailable(ctx *fasthttp.RequestCtx, detailed bool) bool {
 	h := s.link.b.Health()
 	if h.Up {
 		return false
+	}
+	reason := "broker down"
+	if detailed {
+		reason += ": " + h.Reason
 	}
 	body, _ := json.Marshal(struct {
 		Status string `json:"status"`
 		Reason string `json:"reason"`
 		Since  string `json:"since"`
-	}{"unavailable", "broker down: " + h.Reason, h.Since.UTC().Format(time.RFC3339Nano)})
+	}{"unavailable", reason, h.Since.UTC().Format(time.RFC3339Nano)})
 	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	ctx.SetBody(body)
 	return true

@@ -80,7 +80,7 @@ func testOutage(t *testing.T, c cluster) {
 	c.stop()
 	for _, s := range nodes {
 		body := waitHealth(t, s, http.StatusServiceUnavailable)
-		if !strings.Contains(body, `"reason":"broker down: `) {
+		if !strings.Contains(body, `"reason":"broker down"`) {
 			t.Fatalf("healthz while down: %s", body)
 		}
 		if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 0 {

@@ -30,7 +30,7 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 		return
 	}
 	if c.srv.auth != nil {
-		c.authMsg = auth.CommandBody(cmd.Raw, c.client) // finishCommand decodes the command back from it
+		c.authMsg = c.commandBody(&cmd) // finishCommand runs what it decodes from this very body
 		c.askAuthorizer(c.authMsg)
 		return
 	}
@@ -83,6 +83,16 @@ func (c *conn) clientJSON(query map[string][]string) []byte {
 	return auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: query}.JSON()
 }
 
+// commandBody is what the authorizer is asked about cmd: only what runs.
+// A join or leave does nothing with content, so it is left out.
+func (c *conn) commandBody(cmd *protocol.Command) []byte {
+	content := cmd.Content
+	if cmd.Kind != protocol.KindBroadcast {
+		content = nil
+	}
+	return auth.CommandBody(cmd.Kind.String(), cmd.Channel, content, cmd.ID, c.client)
+}
+
 // askAuthorizer pauses reading and hands the call to the authorizer pool;
 // the connection's later messages wait, so its commands run in order.
 func (c *conn) askAuthorizer(body []byte) {
@@ -132,9 +142,10 @@ func (c *conn) resume() {
 }
 
 // finishCommand runs or refuses the command of body, the authorizer's
-// request: the client's object with a "client" member added, which Decode
-// passes over like any member it does not know, so it decodes as the
-// message did.
+// request. Decoding the body the server built, rather than keeping the
+// client's message, makes what runs exactly what was approved: the body
+// has one member of each name, a trimmed channel and nothing of the
+// client's but content and id, so every parser reads it alike.
 func (c *conn) finishCommand(body []byte, verdict error) {
 	var cmd protocol.Command
 	protocol.Decode(&cmd, body, c.srv.cfg.MaxChannelBytes)

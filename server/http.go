@@ -66,7 +66,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
 	case path == "/healthz":
-		s.handleHealth(ctx)
+		s.handleHealth(ctx, false)
 	case path == "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
@@ -76,14 +76,14 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
+func (s *Server) handleHealth(ctx *fasthttp.RequestCtx, detailed bool) {
 	ctx.SetContentType("application/json")
 	if s.draining.Load() {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString(`{"status":"draining"}`)
 		return
 	}
-	if s.brokerUnavailable(ctx) {
+	if s.brokerUnavailable(ctx, detailed) {
 		return
 	}
 	ctx.SetBodyString(`{"status":"ok"}`)

@@ -100,6 +100,8 @@ func checkChoices(o options) error {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", o.logLevel)
 	case o.logFormat != "text" && o.logFormat != "json":
 		return fmt.Errorf("log format %q: want text or json", o.logFormat)
+	case !urlValue(o.server.Auth.URL).ok():
+		return errors.New("authorizer URL (--authorizer-url, WSIFY_AUTHORIZER_URL): want an http:// or https:// URL")
 	}
 	return nil
 }
@@ -151,14 +153,14 @@ func (v *durationValue) Set(s string) error {
 	return nil
 }
 
+// urlValue is a URL that may hold credentials. It is checked once parsed
+// (checkChoices), not when set: the flag package quotes a refused value.
 type urlValue string
 
-func (v *urlValue) String() string { return string(*v) }
-func (v *urlValue) Set(s string) error {
-	u, err := url.Parse(s)
-	if s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		return errors.New("want an http:// or https:// URL")
-	}
-	*v = urlValue(s)
-	return nil
+func (v *urlValue) String() string     { return string(*v) }
+func (v *urlValue) Set(s string) error { *v = urlValue(s); return nil }
+
+func (v urlValue) ok() bool {
+	u, err := url.Parse(string(v))
+	return v == "" || err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
