@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/internal/brokertest"
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 // rig is one kind of broker under test: how to reach it, stop it, start it
@@ -69,7 +70,7 @@ func testDriver(t *testing.T, r rig) {
 // not come back; an unsubscribed channel is dropped on the broker.
 func testDelivery(t *testing.T, r rig, a, b *node) {
 	a.Subscribe("room")
-	brokertest.Eventually(t, "a's subscription on the broker", func() bool { return r.subs("room") == 1 })
+	testutil.Eventually(t, "a's subscription on the broker", func() bool { return r.subs("room") == 1 })
 	mustPublish(t, b, "room", "from b")
 	a.expect(t, "room", "from b")
 	mustPublish(t, a, "room", "from a")
@@ -78,7 +79,7 @@ func testDelivery(t *testing.T, r rig, a, b *node) {
 	a.expectNothing(t)
 	b.expectNothing(t)
 	a.Unsubscribe("room")
-	brokertest.Eventually(t, "a's subscription dropped", func() bool { return r.subs("room") == 0 })
+	testutil.Eventually(t, "a's subscription dropped", func() bool { return r.subs("room") == 0 })
 	mustPublish(t, b, "room", "late")
 	a.expectNothing(t)
 }
@@ -86,7 +87,7 @@ func testDelivery(t *testing.T, r rig, a, b *node) {
 func testOddNames(t *testing.T, a, b *node) {
 	for _, name := range []string{"news.sport", "a b/c", "*", "é"} {
 		a.Subscribe(name)
-		brokertest.Eventually(t, "subscription to "+name, func() bool {
+		testutil.Eventually(t, "subscription to "+name, func() bool {
 			mustPublish(t, b, name, "probe")
 			return a.tryExpect(name, "probe")
 		})
@@ -101,7 +102,7 @@ func testOddNames(t *testing.T, a, b *node) {
 func testOutage(t *testing.T, r rig, a, b *node) {
 	a.Subscribe("f")
 	b.Subscribe("f")
-	brokertest.Eventually(t, "both subscribed", func() bool { return r.subs("f") == 2 })
+	testutil.Eventually(t, "both subscribed", func() bool { return r.subs("f") == 2 })
 	r.stop()
 	for _, n := range []*node{a, b} {
 		if h := n.nextState(t); h.Up || h.Reason == "" {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/hub"
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 // memSub is an in-memory Subscriber with the contract of a connection's
@@ -94,14 +95,9 @@ func allDelivered(subs []*memSub, want int) bool {
 }
 
 // eventually polls cond until it holds, failing the test after a generous
-// deadline: the flushes of an asynchronous Dispatch finish on their own time.
+// deadline: the flushes of an asynchronous Dispatch finish on their own
+// time, and the race detector slows the many publishers of these tests.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.EventuallyWithin(t, 20*time.Second, what, cond)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsify/wsify/internal/testutil"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
 )
@@ -80,12 +81,10 @@ func TestThirdPartyClientsJoinReceiveAndCloseCleanly(t *testing.T) {
 			})
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for st := s.Stats(); st.Open != 0 || st.Sockets != 0 || st.Channels != 0; st = s.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server still holds %+v after every client closed", st)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var st server.Stats
+	released := func() bool { st = s.Stats(); return st.Open == 0 && st.Sockets == 0 && st.Channels == 0 }
+	if !testutil.Poll(testutil.Timeout, released) {
+		t.Fatalf("the server still holds %+v after every client closed", st)
 	}
 }
 

@@ -3,9 +3,10 @@ package netpoll
 import (
 	"net"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 // TestAcceptNoDelay: Accept reports IsAgain with nothing pending, and the
@@ -42,15 +43,14 @@ func TestAcceptNoDelay(t *testing.T) {
 
 func acceptOne(t *testing.T, lfd int) int {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		fd, _, err := Accept(lfd)
-		if err == nil {
-			return fd
-		}
-		if !IsAgain(err) {
+	fd := -1
+	testutil.Eventually(t, "a connection to accept", func() bool {
+		var err error
+		fd, _, err = Accept(lfd)
+		if err != nil && !IsAgain(err) {
 			t.Fatal(err)
 		}
-	}
-	t.Fatal("no connection to accept")
-	return -1
+		return err == nil
+	})
+	return fd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/internal/testutil"
 	"github.com/wsify/wsify/server"
 )
 
@@ -420,9 +421,8 @@ func TestAuthorizerNotAskedForConnectionsAlreadyGone(t *testing.T) {
 // authorizer: the held call timed out and no queued call followed it.
 func waitAuthorizerIdle(t testing.TB, fa *faultyAuthorizer) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); fa.openConns() > 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the authorizer was still being asked after 10s (%d requests): queued calls for connections already gone", fa.requests.Load())
-		}
+	if !testutil.Poll(testutil.Timeout, func() bool { return fa.openConns() == 0 }) {
+		t.Fatalf("the authorizer was still being asked after %v (%d requests): queued calls for connections already gone",
+			testutil.Timeout, fa.requests.Load())
 	}
 }

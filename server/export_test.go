@@ -24,3 +24,7 @@ func (s slowUnsubscribe) Unsubscribe(channel []byte) {
 	time.Sleep(s.d)
 	s.Broker.Unsubscribe(channel)
 }
+
+// AdvanceClock moves s's clock (now(), which the rate limit and the ping
+// sweeper read) d forward, so a test sees time pass without sleeping.
+func AdvanceClock(s *Server, d time.Duration) { s.lim.skew.Add(int64(d)) }

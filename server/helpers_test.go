@@ -14,7 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wsify/wsify/internal/brokertest"
+	"github.com/wsify/wsify/internal/testutil"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
 )
@@ -233,7 +233,7 @@ func do(t testing.TB, method, url, contentType, body string, client *http.Client
 // eventually polls cond until it holds or the time is up.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	brokertest.Eventually(t, what, cond)
+	testutil.Eventually(t, what, cond)
 }
 
 // waitClosed waits until the server holds no socket.
@@ -246,13 +246,10 @@ func waitClosed(t testing.TB, s *server.Server) {
 // every goroutine's stack, which shows what holds a leaked resource.
 func settles(t testing.TB, what string, count func() int, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for n := count(); n > want; n = count() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%s: %d, started with %d\n%s", what, n, want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	var n int
+	if !testutil.Poll(testutil.Timeout, func() bool { n = count(); return n <= want }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%s: %d, started with %d\n%s", what, n, want, buf[:runtime.Stack(buf, true)])
 	}
 }
 

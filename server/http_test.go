@@ -251,7 +251,9 @@ func byteCuts(n int) []int {
 
 // writePieces writes msg cut at the given offsets, with a pause between
 // pieces long enough for the server to read each one on its own. Byte by
-// byte heads use a shorter pause to keep the test quick.
+// byte heads use a shorter pause to keep the test quick. The pause paces
+// the client like a slow network; no assertion depends on it: a server
+// that reads two pieces at once must answer the same.
 func writePieces(t testing.TB, nc net.Conn, msg string, cuts []int) {
 	t.Helper()
 	pause := 20 * time.Millisecond

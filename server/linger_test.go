@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
 )
@@ -17,16 +20,25 @@ import (
 func TestCloseCodeSurvivesAPeerStillSending(t *testing.T) {
 	s := start(t, server.Config{MaxMessageBytes: 1024})
 	for range 5 {
-		// 50ms: the server has closed; its replies wait unread
-		expect1009WhileSending(rawDial(t, s), 300, 50*time.Millisecond)
+		// the client reads only once the server has closed, so its
+		// replies wait unread while the client keeps sending
+		expect1009WhileSending(rawDial(t, s), 300, closedOnceMore(s, websocket.CloseMessageTooBig))
 	}
 	stillServes(t, s)
 }
 
+// closedOnceMore reports, when called, whether s has closed one more
+// connection with code than when closedOnceMore was called.
+func closedOnceMore(s *server.Server, code int) func() bool {
+	label := strconv.Itoa(code)
+	before := s.Stats().ClosedBy[label]
+	return func() bool { return s.Stats().ClosedBy[label] > before }
+}
+
 // expect1009WhileSending writes n joins and a frame far over a 1024-byte
-// message limit at once, keeps writing junk, and after pause wants the n
-// replies, then close 1009.
-func expect1009WhileSending(r *rawConn, n int, pause time.Duration) {
+// message limit at once, keeps writing junk, and once serverClosed holds
+// (at once when nil) wants the n replies, then close 1009.
+func expect1009WhileSending(r *rawConn, n int, serverClosed func() bool) {
 	r.t.Helper()
 	var burst []byte
 	for i := range n {
@@ -36,7 +48,9 @@ func expect1009WhileSending(r *rawConn, n int, pause time.Duration) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go keepSending(r, stop)
-	time.Sleep(pause)
+	if serverClosed != nil {
+		eventually(r.t, "the server to close with 1009", serverClosed)
+	}
 	for i := range n {
 		r.expectText(okReply(fmt.Sprint(i)))
 	}

@@ -223,7 +223,7 @@ func TestTLSCommandsBufferedInCryptoTLSRunAfterPauses(t *testing.T) {
 // before it, even while the client keeps sending.
 func TestTLSServerCloseReachesAClientStillSending(t *testing.T) {
 	s := startTLS(t, server.Config{MaxMessageBytes: 1024})
-	expect1009WhileSending(rawDialTLS(t, s), 100, 0)
+	expect1009WhileSending(rawDialTLS(t, s), 100, nil)
 }
 
 func TestTLSShutdownCloses1001(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 var binary string
@@ -101,22 +103,20 @@ func (n *node) fds(t testing.TB) int {
 	return len(ents)
 }
 
-// settledFDs polls until the fd count holds still.
+// settledFDs polls until the fd count has held still for 200ms: nothing
+// signals that the node is done opening and closing files, so a count
+// that stops moving is the observable.
 func (n *node) settledFDs(t testing.TB) int {
 	t.Helper()
-	last, same := -1, 0
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		cur := n.fds(t)
-		if cur == last {
-			if same++; same == 10 {
-				return cur
-			}
-		} else {
-			last, same = cur, 0
+	last, since := -1, time.Now()
+	still := func() bool {
+		if cur := n.fds(t); cur != last {
+			last, since = cur, time.Now()
 		}
+		return time.Since(since) >= 200*time.Millisecond
 	}
-	t.Fatal("fd count never settled")
-	return 0
+	testutil.Eventually(t, "the fd count to settle", still)
+	return last
 }
 
 func TestHelpListsEveryVariableAndDefault(t *testing.T) {

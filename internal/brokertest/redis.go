@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 // Redis is a redis-server process owned by one test.
@@ -53,12 +55,8 @@ func (r *Redis) Start() {
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.answers() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on port %d did not answer PING within 10s; output:\n%s", r.port, r.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(testutil.Timeout, r.answers) {
+		r.t.Fatalf("redis-server on port %d did not answer PING within %v; output:\n%s", r.port, testutil.Timeout, r.out.String())
 	}
 }
 
