@@ -15,6 +15,7 @@ const acceptBatch = 256
 
 // acceptReady runs on the poller goroutine when connections are pending.
 func (s *Server) acceptReady() {
+	defer s.recoverCallback()
 	for range acceptBatch {
 		if s.draining.Load() {
 			return

@@ -37,8 +37,15 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 	c.execute(&cmd)
 }
 
+// commandHook, set only by tests (export_test.go), runs before every
+// command, to inject a fault where a bug would strike.
+var commandHook func(*protocol.Command)
+
 // execute runs an allowed command and replies when the client gave an id.
 func (c *conn) execute(cmd *protocol.Command) {
+	if commandHook != nil {
+		commandHook(cmd)
+	}
 	switch cmd.Kind {
 	case protocol.KindJoin:
 		c.join(cmd.Channel)

@@ -74,6 +74,7 @@ func (c *conn) id() string {
 
 // onEvent is the poller callback; it runs on the poller goroutine.
 func (c *conn) onEvent(e netpoll.Event) {
+	defer c.srv.recoverCallback()
 	var ev uint8
 	if e&(netpoll.Readable|netpoll.Hangup) != 0 {
 		ev |= evRead

@@ -36,15 +36,16 @@ func (d *disconnect) keep() closeKeep {
 // reason from protocol.CloseError (protocolViolation), and a client's own
 // close is answered with its code (peerClosed).
 var (
-	discShutdown     = &disconnect{ws.StatusGoingAway, "server shutting down", false, true}
-	discSlowConsumer = &disconnect{ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded", true, false}
-	discStalled      = &disconnect{ws.StatusPolicyViolation, "incomplete message timed out", true, false}
-	discFlooder      = &disconnect{ws.StatusPolicyViolation, "rate limit exceeded", true, false}
-	discAuthDown     = &disconnect{protocol.StatusTryAgainLater, "authorizer unavailable", true, false}
-	discDeadPeer     = &disconnect{0, "peer did not answer a ping", true, false}
-	discPeerGone     = &disconnect{0, "dropped without a close frame", true, false}
-	discWriteFailed  = &disconnect{0, "write to the socket failed", true, false}
-	discTLSFailed    = &disconnect{0, "TLS handshake failed", true, false}
+	discShutdown      = &disconnect{ws.StatusGoingAway, "server shutting down", false, true}
+	discSlowConsumer  = &disconnect{ws.StatusPolicyViolation, "slow consumer: outbox limit exceeded", true, false}
+	discStalled       = &disconnect{ws.StatusPolicyViolation, "incomplete message timed out", true, false}
+	discFlooder       = &disconnect{ws.StatusPolicyViolation, "rate limit exceeded", true, false}
+	discAuthDown      = &disconnect{protocol.StatusTryAgainLater, "authorizer unavailable", true, false}
+	discInternalError = &disconnect{ws.StatusInternalServerError, "internal error", true, false}
+	discDeadPeer      = &disconnect{0, "peer did not answer a ping", true, false}
+	discPeerGone      = &disconnect{0, "dropped without a close frame", true, false}
+	discWriteFailed   = &disconnect{0, "write to the socket failed", true, false}
+	discTLSFailed     = &disconnect{0, "TLS handshake failed", true, false}
 	// discUnopened ends a socket that never upgraded: a refused or timed
 	// out handshake, or one handed to fasthttp. It is not counted.
 	discUnopened = &disconnect{0, "", false, false}
@@ -54,7 +55,7 @@ var (
 // the fixed ones above, the protocol violations, and the echo of a
 // client's close (1000 stands for it).
 func wireDisconnects() []*disconnect {
-	all := []*disconnect{discShutdown, discSlowConsumer, discStalled, discFlooder, discAuthDown,
+	all := []*disconnect{discShutdown, discSlowConsumer, discStalled, discFlooder, discAuthDown, discInternalError,
 		peerClosed(ws.StatusNormalClosure)}
 	for _, e := range protocol.CloseErrors {
 		all = append(all, protocolViolation(e))

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/protocol"
 )
 
 // SlowBrokerUnsubscribe makes every broker opened from now on wait d before
@@ -28,3 +29,14 @@ func (s slowUnsubscribe) Unsubscribe(channel []byte) {
 // AdvanceClock moves s's clock (now(), which the rate limit and the ping
 // sweeper read) d forward, so a test sees time pass without sleeping.
 func AdvanceClock(s *Server, d time.Duration) { s.lim.skew.Add(int64(d)) }
+
+// PanicOnChannel makes every command naming channel panic before it runs,
+// as a bug would. It returns the function that undoes it.
+func PanicOnChannel(channel string) (undo func()) {
+	commandHook = func(cmd *protocol.Command) {
+		if string(cmd.Channel) == channel {
+			panic("test: a bug in a command handler")
+		}
+	}
+	return func() { commandHook = nil }
+}

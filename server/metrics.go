@@ -47,6 +47,7 @@ func writeConnMetrics(w io.Writer, st *Stats) {
 	}
 	prom.Counter(w, "wsify_handshake_timeouts_total", "Connections closed for an incomplete request head.", uint64(st.HandshakeTimeouts))
 	prom.Counter(w, "wsify_protocol_errors_total", "Connections closed for a WebSocket protocol violation.", uint64(st.ProtocolErrors))
+	prom.Counter(w, "wsify_panics_total", "Panics recovered; each is logged with its stack, and its connection closed with 1011.", st.Panics)
 }
 
 func writeLimitMetrics(w io.Writer, l *LimitStats) {

@@ -99,9 +99,9 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.lfd, s.addr = lfd, addr
-	s.workers = pool.New(s.cfg.Workers)
+	s.workers = pool.New(s.cfg.Workers, s.taskPanicked)
 	if s.auth != nil {
-		s.authPool = pool.New(s.cfg.Auth.MaxConns)
+		s.authPool = pool.New(s.cfg.Auth.MaxConns, s.taskPanicked)
 	}
 	s.hub = hub.New(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers})
 	s.wheel = wheel.New(wheelTick, func(c *conn) { c.schedule(evTimeout) })

@@ -78,7 +78,7 @@ var verdictNames = [numVerdicts]string{"allowed", "denied", "unavailable"}
 // closeCodes are the close codes counted one by one; any other code is
 // counted as "other". 1006 stands for a connection dropped without a close
 // frame (the peer vanished, a write failed).
-var closeCodes = [...]ws.StatusCode{1000, 1001, 1002, 1006, 1007, 1008, 1009, 1013}
+var closeCodes = [...]ws.StatusCode{1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011, 1013}
 
 const numCloseSlots = len(closeCodes) + 1 // the last one is "other"
 
@@ -116,6 +116,8 @@ type stats struct {
 	// What the limits did (limits.go, ratelimit.go, ping.go).
 	tooManyChannels, rateLimited, flooders atomic.Uint64
 	pings, deadPeers                       atomic.Uint64
+
+	panics atomic.Uint64 // recovered (panic.go)
 }
 
 func (st *stats) rejected(r rejectReason) { st.rejectedBy[r].Add(1) }
@@ -157,6 +159,7 @@ type Stats struct {
 	Rejected          int64  `json:"handshakes_rejected"` // handshakes refused
 	HandshakeTimeouts int64  `json:"handshake_timeouts"`  // sockets closed for an incomplete request head
 	ProtocolErrors    int64  `json:"protocol_errors"`     // connections closed for a protocol violation
+	Panics            uint64 `json:"panics"`              // panics recovered (bugs: each is logged with its stack)
 	Goroutines        int    `json:"goroutines"`          // goroutines of the process
 	BrokerUp          bool   `json:"broker_up"`           // the broker linking the nodes works (always, without one)
 
@@ -187,7 +190,7 @@ func (s *Server) Stats() Stats {
 		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(), HandshakeTimeouts: st.handshakeTimeouts.Load(),
-		ProtocolErrors: st.protocolErrors.Load(), Goroutines: runtime.NumGoroutine(),
+		ProtocolErrors: st.protocolErrors.Load(), Panics: st.panics.Load(), Goroutines: runtime.NumGoroutine(),
 		BrokerUp: s.link.b.Health().Up, Broker: s.link.b.Stats(), Limits: s.LimitStats(),
 		RejectedBy: map[string]int64{}, ClosedBy: map[string]uint64{},
 		Commands: map[string]map[string]uint64{}, AuthCalls: map[string]uint64{},

@@ -16,6 +16,8 @@ type Task interface{ Run() }
 // Its lock is a leaf of the lock order (locksordering.txt): Submit may be
 // called under any other lock, and nothing is locked under it.
 type Pool struct {
+	onPanic func(t Task, v any) // called on the worker, in the deferred recover
+
 	mu     sync.Mutex
 	cond   sync.Cond
 	queue  []Task // ring buffer; guarded by mu
@@ -25,9 +27,12 @@ type Pool struct {
 	wg     sync.WaitGroup
 }
 
-// New starts a pool of workers goroutines.
-func New(workers int) *Pool {
-	p := &Pool{queue: make([]Task, 64)}
+// New starts a pool of workers goroutines. A task that panics does not end
+// the process: the worker recovers, calls onPanic (nil: ignore) with the
+// task and the panic value on the same goroutine, and goes on with the next
+// task.
+func New(workers int, onPanic func(t Task, v any)) *Pool {
+	p := &Pool{queue: make([]Task, 64), onPanic: onPanic}
 	p.cond.L = &p.mu
 	p.wg.Add(workers)
 	for range workers {
@@ -79,8 +84,17 @@ func (p *Pool) work() {
 		if !ok {
 			return
 		}
-		t.Run()
+		p.run(t)
 	}
+}
+
+func (p *Pool) run(t Task) {
+	defer func() {
+		if v := recover(); v != nil && p.onPanic != nil {
+			p.onPanic(t, v)
+		}
+	}()
+	t.Run()
 }
 
 // Close lets the workers finish what is queued and waits for them.
