@@ -26,8 +26,9 @@ lint:
 race:
 	$(GO) test -race -timeout 12m $(PKGS)
 
-# fuzz runs each parser's fuzzer for a fixed number of executions (their
-# seed corpora in protocol/testdata/fuzz also run with the ordinary tests).
+# fuzz runs each parser of hostile bytes' fuzzer, named package:Fuzzer, for
+# a fixed number of executions (their seed corpora, in each package's
+# testdata/fuzz, also run with the ordinary tests).
 # The budget is a count, not a duration: with a duration Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" when a
 # worker is mid-call as the clock runs out (go.dev/issue/75804, fixed in
@@ -35,10 +36,14 @@ race:
 # here. Longer: make fuzz FUZZTIME=20000000x.
 FUZZTIME ?= 200000x
 FUZZMINIMIZE ?= 20000x
-FUZZERS := FuzzDecode FuzzDecodePublication FuzzValid FuzzParseHeader FuzzChannelName
+FUZZERS := protocol:FuzzDecode protocol:FuzzDecodePublication protocol:FuzzValid \
+	protocol:FuzzParseHeader protocol:FuzzChannelName protocol:FuzzIsServerTextFrame \
+	server/internal/tlsio:FuzzHelloDone server/internal/httphead:FuzzNormalizeOrigin \
+	server/internal/httphead:FuzzEachHeader server/internal/httphead:FuzzRequestLine
 fuzz:
-	@for f in $(FUZZERS); do \
-		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./protocol/ || exit 1; \
+	@for pf in $(FUZZERS); do \
+		pkg=$${pf%%:*}; f=$${pf#*:}; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./$$pkg/ || exit 1; \
 	done
 
 # bench runs the Go benchmarks of the hot paths (allocations reported), then
