@@ -26,7 +26,7 @@ func within(t *testing.T, what string, done <-chan struct{}) {
 
 func TestPoolRunsEveryTask(t *testing.T) {
 	for _, workers := range []int{1, 2, 8} {
-		p := pool.New(workers)
+		p := pool.New(workers, nil)
 		var ran atomic.Int64
 		var wg sync.WaitGroup
 		const n = 5000
@@ -47,7 +47,7 @@ func TestPoolRunsEveryTask(t *testing.T) {
 // blockedPool is a pool of one worker held by a task until the returned
 // function is called.
 func blockedPool(t *testing.T) (*pool.Pool, func()) {
-	p := pool.New(1)
+	p := pool.New(1, nil)
 	started, gate := make(chan struct{}), make(chan struct{})
 	p.Submit(taskFunc(func() { close(started); <-gate }))
 	within(t, "the first task starting", started)
@@ -85,7 +85,7 @@ func TestPoolSubmitNeverBlocks(t *testing.T) {
 // TestPoolFIFOAfterWrap: with the ring's head moved past its start by
 // tasks already run, growing the ring keeps the order.
 func TestPoolFIFOAfterWrap(t *testing.T) {
-	p := pool.New(1)
+	p := pool.New(1, nil)
 	var order []int
 	step := make(chan struct{})
 	for i := range 40 {
@@ -132,8 +132,41 @@ func TestPoolCloseRunsWhatIsQueued(t *testing.T) {
 
 // TestPoolCloseIdle: a pool with nothing to do closes, its workers gone.
 func TestPoolCloseIdle(t *testing.T) {
-	p := pool.New(4)
+	p := pool.New(4, nil)
 	closed := make(chan struct{})
 	go func() { p.Close(); close(closed) }()
 	within(t, "Close of an idle pool", closed)
+}
+
+type panicker struct{}
+
+func (*panicker) Run() { panic("bug") }
+
+// TestPanicIsRecovered: a task that panics does not end the worker: the
+// handler hears of it with the task and the value, and later tasks run.
+func TestPanicIsRecovered(t *testing.T) {
+	got := make(chan any, 1)
+	bad := &panicker{}
+	p := pool.New(1, func(task pool.Task, v any) {
+		if task == pool.Task(bad) {
+			got <- v
+		}
+	})
+	defer p.Close()
+	p.Submit(bad)
+	ran := make(chan struct{})
+	p.Submit(taskFunc(func() { close(ran) }))
+	select {
+	case v := <-got:
+		if v != "bug" {
+			t.Fatalf("panic value %v", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the panic was not handed over")
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not go on after the panic")
+	}
 }

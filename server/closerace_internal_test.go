@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsify/wsify/internal/testutil"
+)
+
+// TestCloseDuringABlockedWriteReleases replays, step by step, a close that
+// lands while another worker's writev is under way and then comes back
+// EAGAIN: the writer role is taken with a frame queued, the handler closes,
+// then the writer accounts for a writev that wrote nothing and would block.
+// The connection must still send what it kept and its close frame, and
+// give its fd back; before, nobody released it.
+func TestCloseDuringABlockedWriteReleases(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		err = s.Start()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	u := url.URL{Scheme: "ws", Host: s.Addr().String(), Path: "/ws"}
+	ws, _, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := onlyConn(t, s)
+
+	frame := []byte{0x81, 2, 'h', 'i'}
+	c.mu.Lock()
+	c.writing = true // another worker is in its writev
+	c.mu.Unlock()
+	if c.enqueue(frame) {
+		t.Fatal("enqueue asked for a flush while a writer works")
+	}
+	c.requestClose(discShutdown) // the handler closes meanwhile
+	testutil.Eventually(t, "the close", c.isClosed)
+	c.mu.Lock()
+	if !c.wroteLocked(0, unix.EAGAIN) { // the writev comes back: nothing written, would block
+		c.mu.Unlock()
+	}
+
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "hi" {
+		t.Fatalf("read %q, %v: want the frame queued before the close", msg, err)
+	}
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("read %v: want close 1001", err)
+	}
+	ws.Close()
+	testutil.Eventually(t, "the connection released", func() bool { return s.conns.len() == 0 })
+}
+
+// onlyConn returns the one connection s holds, once it is upgraded.
+func onlyConn(t *testing.T, s *Server) *conn {
+	t.Helper()
+	var c *conn
+	testutil.Eventually(t, "the connection upgraded", func() bool {
+		s.conns.each(func(x *conn) { c = x })
+		return c != nil && s.stats.open.Load() == 1
+	})
+	return c
+}
