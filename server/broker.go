@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
@@ -98,21 +96,19 @@ func (s *Server) brokerState(h broker.Health) {
 		"driver", s.cfg.Broker.Driver, "url", s.cfg.Broker.RedactedURL(), "reason", h.Reason)
 }
 
-// brokerUnavailable answers /healthz with 503 and the reason when the broker is
-// down, and reports whether it did.
-func (s *Server) brokerUnavailable(ctx *fasthttp.RequestCtx) bool {
+// brokerDown is the body /healthz answers with 503 while the broker is
+// down, with the reason; nil while it is up.
+func (s *Server) brokerDown() []byte {
 	h := s.link.b.Health()
 	if h.Up {
-		return false
+		return nil
 	}
 	body, _ := json.Marshal(struct {
 		Status string `json:"status"`
 		Reason string `json:"reason"`
 		Since  string `json:"since"`
 	}{"unavailable", "broker down: " + h.Reason, h.Since.UTC().Format(time.RFC3339Nano)})
-	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-	ctx.SetBody(body)
-	return true
+	return body
 }
 
 // BrokerStats returns the broker's counters and state.

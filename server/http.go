@@ -17,6 +17,7 @@ func (s *Server) startHTTP() {
 	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
 	s.http = s.newHTTPServer(s.serveHTTP)
 	s.http.Concurrency = s.cfg.MaxHTTPConns
+	s.http.MaxConnsPerIP = max(0, s.cfg.MaxHTTPConnsPerIP) // fasthttp: 0 is off
 	s.http.IdleTimeout = s.cfg.HTTPIdleTimeout
 	s.http.ReadBufferSize = s.cfg.MaxHeaderBytes
 	s.httpDone = make(chan struct{})
@@ -76,17 +77,13 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// handleHealth serves the health checks the event loop does not answer
+// itself (see loneHealthCheck).
 func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
+	status, body := s.health()
+	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	if s.draining.Load() {
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(`{"status":"draining"}`)
-		return
-	}
-	if s.brokerUnavailable(ctx) {
-		return
-	}
-	ctx.SetBodyString(`{"status":"ok"}`)
+	ctx.SetBody(body)
 }
 
 // handleBroadcast serves POST /broadcast. Checks run in the documented
