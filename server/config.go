@@ -29,6 +29,12 @@ type Config struct {
 	// the public Addr then no longer serves: it keeps /ws and /healthz.
 	// Default "": everything on Addr.
 	AdminAddr string
+	// OperatorPublic serves the operator endpoints of Addr to every
+	// client. Default false, "protected mode": without an AdminAddr they
+	// answer loopback clients only and others get 403, but for POST
+	// /broadcast when BroadcastKey is set, which the key guards from
+	// anywhere (protected.go).
+	OperatorPublic bool
 	// ReusePort sets SO_REUSEPORT so several processes share Addr.
 	ReusePort bool
 	// Workers is the size of the pool that serves sockets.

@@ -62,7 +62,8 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 }
 
 // serveHTTP serves the public port's plain HTTP. The operator endpoints
-// (see serveOperator) are here too unless an admin address takes them.
+// (see serveOperator) are here too unless an admin address takes them,
+// in protected mode (protected.go).
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
@@ -71,7 +72,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	case path == "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
-	case s.cfg.AdminAddr == "" && s.serveOperator(ctx, path):
+	case s.cfg.AdminAddr == "" && s.servePublicOperator(ctx, path):
 	default:
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
 	}
