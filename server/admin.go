@@ -89,21 +89,29 @@ func (s *Server) serveAdminHTTP(ctx *fasthttp.RequestCtx) {
 // serveOperator serves the endpoints an operator needs and the public need
 // not see, reporting whether path was one of them.
 func (s *Server) serveOperator(ctx *fasthttp.RequestCtx, path string) bool {
+	h := s.operatorHandler(path)
+	if h != nil {
+		h(ctx)
+	}
+	return h != nil
+}
+
+// operatorHandler is the handler of the operator endpoint path; nil for
+// any other path.
+func (s *Server) operatorHandler(path string) fasthttp.RequestHandler {
 	switch path {
 	case "/broadcast":
-		s.handleBroadcast(ctx)
+		return s.handleBroadcast
 	case "/stats":
-		s.handleStats(ctx)
+		return s.handleStats
 	case "/metrics":
-		s.handleMetrics(ctx)
+		return s.handleMetrics
 	case "/", "/index.html":
-		s.handleConsole(ctx)
+		return s.handleConsole
 	case "/console.json":
-		s.handleConsoleConfig(ctx)
-	default:
-		return false
+		return s.handleConsoleConfig
 	}
-	return true
+	return nil
 }
 
 func (s *Server) handleConsole(ctx *fasthttp.RequestCtx) {

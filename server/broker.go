@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
@@ -98,13 +96,13 @@ func (s *Server) brokerState(h broker.Health) {
 		"driver", s.cfg.Broker.Driver, "url", s.cfg.Broker.RedactedURL(), "reason", h.Reason)
 }
 
-// brokerUnavailable answers /healthz with 503 when the broker is down, and
-// reports whether it did. Only the operator gets the reason (detailed):
+// brokerDown is the body /healthz answers with 503 while the broker is
+// down; nil while it is up. Only the operator gets the reason (detailed):
 // the driver's words name hosts, and no one outside needs them.
-func (s *Server) brokerUnavailable(ctx *fasthttp.RequestCtx, detailed bool) bool {
+func (s *Server) brokerDown(detailed bool) []byte {
 	h := s.link.b.Health()
 	if h.Up {
-		return false
+		return nil
 	}
 	reason := "broker down"
 	if detailed {
@@ -115,9 +113,7 @@ func (s *Server) brokerUnavailable(ctx *fasthttp.RequestCtx, detailed bool) bool
 		Reason string `json:"reason"`
 		Since  string `json:"since"`
 	}{"unavailable", reason, h.Since.UTC().Format(time.RFC3339Nano)})
-	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-	ctx.SetBody(body)
-	return true
+	return body
 }
 
 // BrokerStats returns the broker's counters and state.

@@ -29,6 +29,12 @@ type Config struct {
 	// the public Addr then no longer serves: it keeps /ws and /healthz.
 	// Default "": everything on Addr.
 	AdminAddr string
+	// OperatorPublic serves the operator endpoints of Addr to every
+	// client. Default false, "protected mode": without an AdminAddr they
+	// answer loopback clients only and others get 403, but for POST
+	// /broadcast when BroadcastKey is set, which the key guards from
+	// anywhere (protected.go).
+	OperatorPublic bool
 	// ReusePort sets SO_REUSEPORT so several processes share Addr.
 	ReusePort bool
 	// Workers is the size of the pool that serves sockets.
@@ -63,10 +69,17 @@ type Config struct {
 	// Broker connects this node to the others; the zero value is the
 	// in-memory broker of a single node.
 	Broker broker.Config
-	// MaxHTTPConns bounds concurrent plain HTTP connections. Default 4096.
+	// MaxHTTPConns bounds concurrent plain HTTP connections; one over it
+	// gets 503 (GET /healthz is answered apart, see health.go). Default 4096.
 	MaxHTTPConns int
+	// MaxHTTPConnsPerIP bounds the plain HTTP connections of one client
+	// address, so one client cannot take every MaxHTTPConns slot; one over
+	// it gets 429 and is closed. Default 64; negative: off.
+	MaxHTTPConnsPerIP int
 	// HTTPIdleTimeout is how long a keep-alive HTTP connection may wait
-	// for its next request. Default 10m.
+	// for its next request. Default 10s: an idle connection holds its slot
+	// no longer than a new one may take to send its first request
+	// (HandshakeTimeout's default), and clients reconnect cheaply.
 	HTTPIdleTimeout time.Duration
 	// TLSCertFile and TLSKeyFile name a PEM certificate (chain) and its
 	// key. With both set the listener speaks TLS only (wss:// and https://,
@@ -121,7 +134,8 @@ const (
 	defaultPingInterval    = 30 * time.Second
 	defaultPingTimeout     = 10 * time.Second
 	defaultKeepAlive       = 60 * time.Second
-	defaultHTTPIdleTimeout = 10 * time.Minute
+	defaultHTTPIdleTimeout = 10 * time.Second
+	defaultHTTPConnsPerIP  = 64
 	off                    = -1 // a limit or feature turned off
 )
 
@@ -140,6 +154,7 @@ func (c Config) WithDefaults() Config {
 	c.Auth = c.Auth.WithDefaults()
 	c.MaxHTTPConns = cmp.Or(c.MaxHTTPConns, 4096)
 	c.HTTPIdleTimeout = cmp.Or(c.HTTPIdleTimeout, defaultHTTPIdleTimeout)
+	c.MaxHTTPConnsPerIP = cmp.Or(c.MaxHTTPConnsPerIP, defaultHTTPConnsPerIP)
 	c.TLSHandshakes = cmp.Or(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
 	c.Broker = c.Broker.WithDefaults()
 	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections())

@@ -25,7 +25,9 @@
 //	tls.go         TLS stages; tls_write.go: sealing the outbox
 //	deflate.go     permessage-deflate negotiation and decompression
 //	http.go        the public port's HTTP; admin.go: the admin address;
-//	               httplisten.go: how fasthttp gets the sockets routed to it
+//	               httplisten.go: how fasthttp gets the sockets routed to it;
+//	               protected.go: operator endpoints for loopback only
+//	health.go      /healthz, answered on the event loop when it can be
 //	stats.go       every counter; metrics.go: /metrics from the same snapshot
 //	logs.go        debug lines for connections that end badly
 //

@@ -28,6 +28,9 @@ func (c *conn) handshake() bool {
 	}
 	head := c.rbuf[:end+len(httphead.End)]
 	switch {
+	case c.loneHealthCheck(head):
+		c.answerHealth()
+		return false
 	case !httphead.IsUpgrade(head, "/ws"):
 		c.toHTTP()
 		return false
@@ -122,8 +125,13 @@ func (c *conn) reject(status int, why rejectReason, body string) {
 // httpRefusal is a complete "Connection: close" HTTP response carrying body
 // as plain text.
 func httpRefusal(status int, body string) []byte {
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), len(body), body)
+	return httpClose(status, "text/plain; charset=utf-8", []byte(body))
+}
+
+// httpClose is a complete HTTP response that closes its connection.
+func httpClose(status int, contentType string, body []byte) []byte {
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), contentType, len(body), body)
 }
 
 // authorizeConnect validates the handshake, then asks the authorizer from

@@ -17,6 +17,7 @@ func (s *Server) startHTTP() {
 	s.httpLn = newChanListener(net.TCPAddrFromAddrPort(s.addr))
 	s.http = s.newHTTPServer(s.serveHTTP)
 	s.http.Concurrency = s.cfg.MaxHTTPConns
+	s.http.MaxConnsPerIP = max(0, s.cfg.MaxHTTPConnsPerIP) // fasthttp: 0 is off
 	s.http.IdleTimeout = s.cfg.HTTPIdleTimeout
 	s.http.ReadBufferSize = s.cfg.MaxHeaderBytes
 	s.httpDone = make(chan struct{})
@@ -61,7 +62,8 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 }
 
 // serveHTTP serves the public port's plain HTTP. The operator endpoints
-// (see serveOperator) are here too unless an admin address takes them.
+// (see serveOperator) are here too unless an admin address takes them,
+// in protected mode (protected.go).
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
@@ -70,23 +72,19 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	case path == "/ws":
 		httpError(ctx, fasthttp.StatusBadRequest, "bad_handshake",
 			"a WebSocket upgrade must be a GET and the first request on its connection")
-	case s.cfg.AdminAddr == "" && s.serveOperator(ctx, path):
+	case s.cfg.AdminAddr == "" && s.servePublicOperator(ctx, path):
 	default:
 		httpError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
 	}
 }
 
+// handleHealth serves the health checks the event loop does not answer
+// itself (see loneHealthCheck).
 func (s *Server) handleHealth(ctx *fasthttp.RequestCtx, detailed bool) {
+	status, body := s.health(detailed)
+	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	if s.draining.Load() {
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(`{"status":"draining"}`)
-		return
-	}
-	if s.brokerUnavailable(ctx, detailed) {
-		return
-	}
-	ctx.SetBodyString(`{"status":"ok"}`)
+	ctx.SetBody(body)
 }
 
 // handleBroadcast serves POST /broadcast. Checks run in the documented

@@ -45,7 +45,7 @@ func TestDebugLogsOneLinePerBadEnding(t *testing.T) {
 }
 
 // TestInfoLogsNothingPerConnectionOrMessage: at info, a busy session logs
-// only the start-up line.
+// only the start-up lines.
 func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
 	logs := &servertest.SyncBuffer{}
 	s := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -61,8 +61,9 @@ func TestInfoLogsNothingPerConnectionOrMessage(t *testing.T) {
 	b.WriteMessage(websocket.TextMessage, []byte{0xff})
 	expectClose(t, b, 1007)
 	waitClosed(t, s)
-	if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "wsify listening") {
-		t.Fatalf("want only the start-up line, got:\n%s", logs)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "wsify listening") || !strings.Contains(lines[1], "protected mode") {
+		t.Fatalf("want only the start-up lines (listening, protected mode), got:\n%s", logs)
 	}
 }
 

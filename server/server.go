@@ -113,6 +113,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: watch listener: %w", err)
 	}
 	s.log.Info("wsify listening", "addr", addr.String(), "workers", s.cfg.Workers)
+	s.logProtectedMode()
 	return nil
 }
 

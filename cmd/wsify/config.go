@@ -31,6 +31,7 @@ func settings(o *options) []setting {
 	return []setting{
 		{"listen-addr", "WSIFY_LISTEN_ADDR", "TCP address for WebSocket and HTTP", (*stringValue)(&c.Addr)},
 		{"admin-addr", "WSIFY_ADMIN_ADDR", "address for /metrics, /stats, /broadcast and the console; empty: the listen address", (*stringValue)(&c.AdminAddr)},
+		{"operator-public", "WSIFY_OPERATOR_PUBLIC", "serve /broadcast, /stats, /metrics and the console on the listen address to every client; false: to loopback only (protected mode), but /broadcast to anyone with the broadcast key", (*boolValue)(&c.OperatorPublic)},
 		{"reuse-port", "WSIFY_REUSE_PORT", "share the port with other processes (SO_REUSEPORT)", (*boolValue)(&c.ReusePort)},
 		{"workers", "WSIFY_WORKERS", "workers serving sockets", (*intValue)(&c.Workers)},
 		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body", (*intValue)(&c.MaxMessageBytes)},
@@ -46,6 +47,7 @@ func settings(o *options) []setting {
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
+		{"max-http-conns-per-ip", "WSIFY_MAX_HTTP_CONNS_PER_IP", "plain HTTP connections one client address may hold (over it: 429); 0: off", (*offIntValue)(&c.MaxHTTPConnsPerIP)},
 		{"http-idle-timeout", "WSIFY_HTTP_IDLE_TIMEOUT", "time a keep-alive HTTP connection may wait for its next request", (*durationValue)(&c.HTTPIdleTimeout)},
 		{"broker", "WSIFY_BROKER", "how nodes share publications: memory (one node), redis or nats", (*driverValue)(&c.Broker.Driver)},
 		{"broker-url", "WSIFY_BROKER_URL", "broker URL (redis://host:6379/0, nats://host:4222); empty: the driver's local default", (*stringValue)(&c.Broker.URL)},
