@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/wsify/wsify/broker"
@@ -39,4 +40,12 @@ func PanicOnChannel(channel string) (undo func()) {
 		}
 	}
 	return func() { commandHook = nil }
+}
+
+// RemoteClient makes protected mode take clients from ip, a loopback
+// address, as remote, for servers started from now on. It returns the
+// function that undoes it.
+func RemoteClient(ip string) (undo func()) {
+	remoteForTest = netip.MustParseAddr(ip)
+	return func() { remoteForTest = netip.Addr{} }
 }

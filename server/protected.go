@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 )
@@ -21,7 +22,7 @@ func (s *Server) servePublicOperator(ctx *fasthttp.RequestCtx, path string) bool
 	switch {
 	case h == nil:
 		return false
-	case s.protects(path) && !isLoopback(ctx.RemoteAddr()):
+	case s.protects(path) && !isLocal(ctx.RemoteAddr()):
 		httpError(ctx, fasthttp.StatusForbidden, "forbidden",
 			"protected mode: this endpoint answers loopback clients only; set a broadcast key (for POST /broadcast), "+
 				"open it with --operator-public (WSIFY_OPERATOR_PUBLIC=true) or serve it on --admin-addr")
@@ -34,6 +35,21 @@ func (s *Server) servePublicOperator(ctx *fasthttp.RequestCtx, path string) bool
 // protects reports whether protected mode keeps path to loopback clients.
 func (s *Server) protects(path string) bool {
 	return !s.cfg.OperatorPublic && !(path == "/broadcast" && s.cfg.BroadcastKey != "")
+}
+
+// remoteForTest, set only by tests before a server starts
+// (export_test.go), is a loopback address protected mode takes as remote:
+// a test's clients all come from loopback, and may not go elsewhere.
+var remoteForTest netip.Addr
+
+// isLocal reports whether a client at addr is on this machine's loopback.
+func isLocal(addr net.Addr) bool {
+	if ta, ok := addr.(*net.TCPAddr); ok && remoteForTest.IsValid() {
+		if ip, _ := netip.AddrFromSlice(ta.IP); ip.Unmap() == remoteForTest {
+			return false
+		}
+	}
+	return isLoopback(addr)
 }
 
 // isLoopback reports whether addr is 127.0.0.0/8 or ::1, IPv4-mapped

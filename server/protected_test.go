@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,12 +15,11 @@ import (
 	"github.com/wsify/wsify/server/servertest"
 )
 
-// The tests of protected mode need a client that is not loopback. The
-// server listens on every address and the test dials it on one of this
-// machine's addresses that is not loopback, so the client's source is
-// that address: as remote as a client on one machine can be. Without such
-// an address they are skipped; TestLoopbackIsDecidedByTheAddressOnly
-// checks the decision on every kind of address regardless.
+// The tests of protected mode need a client that is not loopback, and a
+// test may only talk to loopback. So the server is told (RemoteClient) to
+// take one loopback source, remoteIP, as remote, and the "remote" clients
+// bind to it; the decision on real addresses of every kind is checked by
+// TestLoopbackIsDecidedByTheAddressOnly.
 
 const pubMsg = `{"channel":"p","content":1}`
 
@@ -31,7 +29,7 @@ const pubMsg = `{"channel":"p","content":1}`
 // served as before, and the start-up log says so once.
 func TestProtectedModeKeepsOperatorEndpointsToLoopback(t *testing.T) {
 	logs := &servertest.SyncBuffer{}
-	s := start(t, server.Config{Addr: "0.0.0.0:0", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s := startRemote(t, server.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	remote, local := remoteBase(t, s), "http://127.0.0.1:"+strconv.Itoa(int(s.Addr().Port()))
 	sub := mustDialURL(t, strings.Replace(remote, "http", "ws", 1)+"/ws")
 	joinSync(t, sub, "p")
@@ -60,7 +58,7 @@ func TestProtectedModeKeepsOperatorEndpointsToLoopback(t *testing.T) {
 // answers any client that has it, while /stats and /metrics stay loopback
 // only.
 func TestBroadcastKeyGuardsBroadcastFromAnywhere(t *testing.T) {
-	s := start(t, server.Config{Addr: "0.0.0.0:0", BroadcastKey: "k"})
+	s := startRemote(t, server.Config{BroadcastKey: "k"})
 	remote := remoteBase(t, s)
 	resp, body := do(t, http.MethodPost, remote+"/broadcast?key=k", "application/json", pubMsg, direct)
 	expectJSON(t, resp.StatusCode, body, http.StatusCreated)
@@ -79,7 +77,7 @@ func TestBroadcastKeyGuardsBroadcastFromAnywhere(t *testing.T) {
 // then the server says nothing about protected mode.
 func TestOperatorPublicOpensTheEndpoints(t *testing.T) {
 	logs := &servertest.SyncBuffer{}
-	s := start(t, server.Config{Addr: "0.0.0.0:0", OperatorPublic: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s := startRemote(t, server.Config{OperatorPublic: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	remote := remoteBase(t, s)
 	for _, path := range []string{"/stats", "/metrics", "/", "/console.json"} {
 		if resp, body := do(t, http.MethodGet, remote+path, "", "", direct); resp.StatusCode != http.StatusOK {
@@ -96,8 +94,8 @@ func TestOperatorPublicOpensTheEndpoints(t *testing.T) {
 // TestAdminAddressIsNotProtected: an admin address is the operator's own
 // choice of who may reach it.
 func TestAdminAddressIsNotProtected(t *testing.T) {
-	s := start(t, server.Config{AdminAddr: "0.0.0.0:0"})
-	admin := "http://" + net.JoinHostPort(remoteIP(t).String(), strconv.Itoa(int(s.AdminAddr().Port())))
+	s := startRemote(t, server.Config{AdminAddr: "127.0.0.1:0"})
+	admin := "http://" + s.AdminAddr().String()
 	if resp, body := do(t, http.MethodGet, admin+"/stats", "", "", direct); resp.StatusCode != http.StatusOK {
 		t.Fatalf("remote GET /stats on the admin address: %d %.80q", resp.StatusCode, body)
 	}
@@ -105,35 +103,33 @@ func TestAdminAddressIsNotProtected(t *testing.T) {
 	expectJSON(t, resp.StatusCode, body, http.StatusCreated)
 }
 
-// direct never goes through a proxy the environment may name.
-var direct = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+// remoteIP is the loopback source the tests' remote clients use.
+const remoteIP = "127.0.0.9"
 
-// remoteIP is an IPv4 address of this machine's that is not loopback.
-func remoteIP(t testing.TB) netip.Addr {
+// startRemote starts a server that takes clients from remoteIP as remote.
+func startRemote(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Skipf("interface addresses: %v", err)
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(ipn.IP.To4()); ok && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
-				return ip
-			}
-		}
-	}
-	t.Skip("no IPv4 address but loopback on this machine: no remote client to test with")
-	return netip.Addr{}
+	undo := server.RemoteClient(remoteIP)
+	t.Cleanup(undo)
+	return start(t, cfg)
 }
 
-// remoteBase is the URL of s's port on remoteIP.
+// fromRemote dials from remoteIP.
+var fromRemote = &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(remoteIP)}, Timeout: 5 * time.Second}
+
+// direct is an HTTP client whose connections come from remoteIP, and never
+// go through a proxy the environment may name.
+var direct = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: fromRemote.DialContext}}
+
+// remoteBase is the URL of s's port.
 func remoteBase(t testing.TB, s *server.Server) string {
-	return "http://" + net.JoinHostPort(remoteIP(t).String(), strconv.Itoa(int(s.Addr().Port())))
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(int(s.Addr().Port())))
 }
 
 func mustDialURL(t testing.TB, url string) *websocket.Conn {
 	t.Helper()
-	c, err := dialURL(url, nil)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDial: fromRemote.Dial}
+	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
