@@ -41,7 +41,7 @@ type Config struct {
 	// Default max(2, GOMAXPROCS).
 	Workers int
 	// MaxMessageBytes bounds a client message, fragments reassembled, and a
-	// POST /broadcast body. Default 65536.
+	// POST /broadcast body. Default 65536; at most MaxMessageBytesLimit.
 	MaxMessageBytes int
 	// MaxChannelBytes bounds a channel name after trimming. Default 256.
 	MaxChannelBytes int
@@ -127,6 +127,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MaxMessageBytesLimit is the largest MaxMessageBytes: a message is held
+// whole in memory while it is handled, by the reader and by every outbox
+// it is queued on, so a larger one is a design for another server.
+const MaxMessageBytesLimit = 16 << 20
+
 // Defaults of the settings whose default is not a plain constant in
 // WithDefaults; see their Config fields.
 const (
@@ -190,7 +195,8 @@ func (c Config) Validate() error {
 		}
 	}
 	check(c.Workers > 0, "workers must be positive, got %d", c.Workers)
-	check(c.MaxMessageBytes > 0, "max message bytes must be positive, got %d", c.MaxMessageBytes)
+	check(c.MaxMessageBytes > 0 && c.MaxMessageBytes <= MaxMessageBytesLimit,
+		"max message bytes must be from 1 to %d, got %d", MaxMessageBytesLimit, c.MaxMessageBytes)
 	check(c.MaxChannelBytes > 0, "max channel bytes must be positive, got %d", c.MaxChannelBytes)
 	check(c.OutboxBytes > 0, "outbox bytes must be positive, got %d", c.OutboxBytes)
 	check(c.ReadBufferBytes >= 512, "read buffer must be at least 512 bytes, got %d", c.ReadBufferBytes)

@@ -50,17 +50,21 @@ func (c *conn) readSocket(p []byte) (int, error) {
 	return netpoll.Read(c.fd, p)
 }
 
-// fillBuffer makes sure rbuf has room to read into.
+// fillBuffer makes sure rbuf has room to read into: the pooled buffer for
+// what fits in one, else twice the room it had. A frame larger than the
+// pooled buffer grows its buffer with the bytes that actually arrive, never
+// with the length its header declares, so a header alone costs a few bytes
+// however much it announces.
 func (c *conn) fillBuffer() {
 	switch {
 	case cap(c.rbuf) > len(c.rbuf):
-	case c.pooled != nil: // a request head that outgrew the pooled buffer
+	case c.pooled == nil && len(c.rbuf) < c.srv.cfg.ReadBufferBytes:
+		c.pooled = c.srv.bufs.Get().(*[]byte)
+		c.rbuf = append((*c.pooled)[:0], c.rbuf...)
+	default:
 		grown := append(make([]byte, 0, 2*cap(c.rbuf)), c.rbuf...)
 		c.unpool()
 		c.rbuf = grown
-	default:
-		c.pooled = c.srv.bufs.Get().(*[]byte)
-		c.rbuf = append((*c.pooled)[:0], c.rbuf...)
 	}
 }
 
@@ -74,8 +78,8 @@ func (c *conn) unpool() {
 }
 
 // settleBuffer lets go of the read buffer when it holds nothing, shrinks it
-// to its contents when a small remainder waits, and starts or stops the
-// deadline of an incomplete frame.
+// to its contents when a remainder waits in a buffer much larger, and
+// starts or stops the deadline of an incomplete frame.
 func (c *conn) settleBuffer() {
 	if c.state == stateClosed {
 		return
@@ -84,8 +88,8 @@ func (c *conn) settleBuffer() {
 	case len(c.rbuf) == 0:
 		c.unpool()
 		c.rbuf = nil
-	case c.pooled != nil:
-		rest := append(make([]byte, 0, len(c.rbuf)), c.rbuf...)
+	case c.pooled != nil || cap(c.rbuf) > 2*len(c.rbuf):
+		rest := append(make([]byte, 0, len(c.rbuf)), c.rbuf...) // an idle remainder holds no spare room
 		c.unpool()
 		c.rbuf = rest
 	}
@@ -130,8 +134,7 @@ func (c *conn) frames() bool {
 		}
 		total := hn + int(h.Length)
 		if len(b)-off < total {
-			c.reserve(b[off:], total)
-			return true
+			break // the rest of the frame is yet to come; fillBuffer grows as it does
 		}
 		payload := b[off+hn : off+total]
 		ws.Cipher(payload, h.Mask, 0)
@@ -156,18 +159,6 @@ func (c *conn) parseHeader(b []byte) (ws.Header, int, error) {
 // less what fragments already hold, so a message exactly at the limit fits.
 func (c *conn) payloadLimit() int64 {
 	return int64(c.srv.cfg.MaxMessageBytes - len(c.msg))
-}
-
-// reserve moves a partial frame of total bytes to a buffer that can hold it
-// whole; the header was checked against the limit before this allocates.
-func (c *conn) reserve(part []byte, total int) {
-	if cap(c.rbuf) >= total {
-		c.rbuf = c.rbuf[:copy(c.rbuf, part)]
-		return
-	}
-	buf := append(make([]byte, 0, total), part...)
-	c.unpool()
-	c.rbuf = buf
 }
 
 // fail closes the connection for a protocol violation.

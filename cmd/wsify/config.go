@@ -34,7 +34,7 @@ func settings(o *options) []setting {
 		{"operator-public", "WSIFY_OPERATOR_PUBLIC", "serve /broadcast, /stats, /metrics and the console on the listen address to every client; false: to loopback only (protected mode), but /broadcast to anyone with the broadcast key", (*boolValue)(&c.OperatorPublic)},
 		{"reuse-port", "WSIFY_REUSE_PORT", "share the port with other processes (SO_REUSEPORT)", (*boolValue)(&c.ReusePort)},
 		{"workers", "WSIFY_WORKERS", "workers serving sockets", (*intValue)(&c.Workers)},
-		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body", (*intValue)(&c.MaxMessageBytes)},
+		{"max-message-bytes", "WSIFY_MAX_MESSAGE_BYTES", "largest client message or /broadcast body; at most 16777216 (16 MiB)", (*intValue)(&c.MaxMessageBytes)},
 		{"max-channel-bytes", "WSIFY_MAX_CHANNEL_BYTES", "longest channel name", (*intValue)(&c.MaxChannelBytes)},
 		{"outbox-bytes", "WSIFY_OUTBOX_BYTES", "unsent bytes per connection before it is closed as a slow consumer", (*intValue)(&c.OutboxBytes)},
 		{"read-buffer-bytes", "WSIFY_READ_BUFFER_BYTES", "size of the pooled socket read buffers", (*intValue)(&c.ReadBufferBytes)},
