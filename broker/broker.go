@@ -19,6 +19,10 @@ type Broker interface {
 	Subscribe(channel []byte)
 	// Unsubscribe records that this node no longer wants channel.
 	Unsubscribe(channel []byte)
+	// Blocking reports whether Publish may wait on the network. When false
+	// it returns at once, and a caller may publish on a goroutine that
+	// must not wait.
+	Blocking() bool
 	// Health tells whether the broker is up now, and why not.
 	Health() Health
 	// Stats returns the broker's counters.

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,50 @@ func TestNATSDriver(t *testing.T) {
 }
 
 func natsSubject(ch string) string { return "wsify.c." + ch }
+
+// TestRedisUnansweredPublicationsMarkItDown: with Redis stuck (SIGSTOP),
+// each publication fails within the timeout, the third in a row takes the
+// broker down without waiting for the ping, later ones fail at once, and
+// it comes back up by itself when Redis answers again.
+func TestRedisUnansweredPublicationsMarkItDown(t *testing.T) {
+	r := brokertest.StartRedis(t)
+	const timeout = 200 * time.Millisecond
+	a := open(t, broker.Config{Driver: "redis", URL: r.URL(), Timeout: timeout,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	a.waitUp(t)
+	mustPublish(t, a, "f", "warm") // a pooled connection, as in steady use
+	r.Pause()
+	for i := range 3 {
+		if !a.b.Health().Up {
+			t.Fatalf("down after %d unanswered publications; want 3", i)
+		}
+		publishFails(t, a, timeout+500*time.Millisecond)
+	}
+	began := time.Now()
+	h := a.nextState(t)
+	if took := time.Since(began); h.Up || !strings.Contains(h.Reason, "3 publications in a row unanswered") || took > time.Second {
+		t.Fatalf("want down for unanswered publications at once, got %+v after %v", h, took)
+	}
+	publishFails(t, a, 50*time.Millisecond)
+	r.Resume()
+	if h := a.nextState(t); !h.Up {
+		t.Fatalf("want up once Redis answers, got %+v", h)
+	}
+	mustPublish(t, a, "f", "after")
+	if st := a.b.Stats(); st.Downs != 1 || st.Refused != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// publishFails checks that a publication fails as unavailable within d.
+func publishFails(t *testing.T, n *node, d time.Duration) {
+	t.Helper()
+	began := time.Now()
+	err := n.b.Publish([]byte("f"), []byte("x"))
+	if took := time.Since(began); !errors.Is(err, broker.ErrUnavailable) || took > d {
+		t.Fatalf("publish: %v after %v; want unavailable within %v", err, took, d)
+	}
+}
 
 func TestMemoryDriver(t *testing.T) {
 	a := open(t, broker.Config{URL: "memory://" + t.Name()})

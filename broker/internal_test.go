@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 func TestEnvelopeRoundTripAndRefusals(t *testing.T) {
@@ -113,5 +115,20 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+}
+
+// TestNATSWritesGiveUpWithinTheTimeout: nats.go's default lets a stuck
+// server hold every Publish for a minute.
+func TestNATSWritesGiveUpWithinTheTimeout(t *testing.T) {
+	n := &natsBroker{cfg: Config{Driver: "nats", Timeout: 300 * time.Millisecond}.WithDefaults()}
+	o := nats.GetDefaultOptions()
+	for _, opt := range n.options() {
+		if err := opt(&o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.FlusherTimeout != 300*time.Millisecond || !o.ReconnectOnFlusherError {
+		t.Fatalf("flusher timeout %v, reconnect on flusher error %v; want 300ms, true", o.FlusherTimeout, o.ReconnectOnFlusherError)
 	}
 }

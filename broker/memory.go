@@ -99,6 +99,9 @@ func (m *memoryBroker) unsubscribeLocked(channel string) {
 
 func (m *memoryBroker) Health() Health { return m.health.get() }
 
+// Blocking is false: a publication is function calls to the other nodes.
+func (m *memoryBroker) Blocking() bool { return false }
+
 func (m *memoryBroker) Stats() Stats {
 	st := Stats{Driver: "memory", Node: m.node.String(), Subscriptions: m.subscriptions()}
 	m.counters.fill(&st)

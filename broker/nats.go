@@ -62,6 +62,12 @@ func (n *natsBroker) options() []nats.Option {
 		nats.Name("wsify-" + n.node.String()),
 		nats.NoEcho(), // the server keeps our own publications from us
 		nats.Timeout(cfg.Timeout),
+		// A server that stops reading would otherwise hold every Publish
+		// (they wait for nats.go's lock while its flusher writes) for the
+		// default minute; past Timeout the write fails and the connection
+		// is replaced, which reports the broker down until it is back.
+		nats.FlusherTimeout(cfg.Timeout),
+		nats.ReconnectOnFlusherError(),
 		nats.PingInterval(cfg.PingInterval),
 		nats.MaxPingsOutstanding(2),
 		nats.MaxReconnects(-1),
@@ -190,6 +196,7 @@ func (n *natsBroker) Unsubscribe(channel []byte) {
 }
 
 func (n *natsBroker) Health() Health { return n.health.get() }
+func (n *natsBroker) Blocking() bool { return true }
 
 func (n *natsBroker) Stats() Stats {
 	st := Stats{Driver: "nats", Node: n.node.String(), URL: n.cfg.RedactedURL()}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,8 @@ type redisBroker struct {
 	wish      *wishlist
 	health    *health
 	counters
+	unanswered atomic.Uint32 // publications in a row Redis did not answer
+	recycle    chan error    // unansweredLimit reached: serve gives up the session
 
 	ctx       context.Context // ends at Close
 	cancel    context.CancelFunc
@@ -36,6 +39,13 @@ type redisBroker struct {
 // syncToken is the payload of the ping that confirms a fresh connection's
 // subscriptions: Redis answers a connection's commands in order.
 const syncToken = "wsify-sync"
+
+// unansweredLimit is how many publications in a row Redis may leave
+// unanswered (timed out, or the connection failed) before the broker is
+// taken as down. The subscription connection alone would notice a stuck
+// server only after two ping intervals; meanwhile every publication would
+// wait the whole Timeout. One miss can be a blip; three are not.
+const unansweredLimit = 3
 
 // batchSize bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
 const batchSize = 512
@@ -51,7 +61,7 @@ func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &redisBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":", client: redis.NewClient(opt),
-		wish: newWishlist(), health: newHealth(h.State), done: make(chan struct{})}
+		wish: newWishlist(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
 	r.self = string(appendEnvelope(nil, node, nil))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
@@ -65,13 +75,34 @@ func (r *redisBroker) Publish(channel, frame []byte) error {
 	return r.publish(r.health, "redis", r.node, frame, func(p []byte) error {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
 		defer cancel()
-		return r.client.Publish(ctx, r.key(channel), p).Err()
+		err := r.client.Publish(ctx, r.key(channel), p).Err()
+		r.noteAnswer(err)
+		return err
 	})
+}
+
+// noteAnswer counts the publications in a row that Redis did not answer.
+// An error reply is an answer: the server is there. At the limit it asks
+// run to replace the session, which reports down until a fresh connection
+// has been confirmed, so that publications meanwhile fail at once.
+func (r *redisBroker) noteAnswer(err error) {
+	var reply redis.Error
+	if err == nil || errors.As(err, &reply) {
+		r.unanswered.Store(0)
+		return
+	}
+	if r.unanswered.Add(1) == unansweredLimit {
+		select {
+		case r.recycle <- err:
+		default:
+		}
+	}
 }
 
 func (r *redisBroker) Subscribe(channel []byte)   { r.wish.set(channel, true) }
 func (r *redisBroker) Unsubscribe(channel []byte) { r.wish.set(channel, false) }
 func (r *redisBroker) Health() Health             { return r.health.get() }
+func (r *redisBroker) Blocking() bool             { return true }
 
 func (r *redisBroker) Stats() Stats {
 	st := Stats{Driver: "redis", Node: r.node.String(), URL: r.cfg.RedactedURL(), Subscriptions: r.wish.len()}
@@ -114,6 +145,7 @@ func (r *redisBroker) run() {
 // session connects, subscribes every wanted channel, reports up once Redis
 // has confirmed them, then applies changes until the connection fails.
 func (r *redisBroker) session() (wasUp bool, err error) {
+	r.forgetUnanswered()
 	ps := r.client.Subscribe(r.ctx)
 	recv := make(chan error, 1)
 	pong := make(chan struct{}, 1)
@@ -131,6 +163,16 @@ func (r *redisBroker) session() (wasUp bool, err error) {
 	}
 	r.health.set(true, "")
 	return true, r.serve(ps, recv)
+}
+
+// forgetUnanswered clears a count and a recycle request that belong to
+// an earlier session, so a fresh one is judged on its own publications.
+func (r *redisBroker) forgetUnanswered() {
+	r.unanswered.Store(0)
+	select {
+	case <-r.recycle:
+	default:
+	}
 }
 
 func (r *redisBroker) confirm(ps *redis.PubSub, pong <-chan struct{}, recv <-chan error) error {
@@ -158,6 +200,8 @@ func (r *redisBroker) serve(ps *redis.PubSub, recv <-chan error) error {
 			return nil
 		case err := <-recv:
 			return err
+		case err := <-r.recycle:
+			return fmt.Errorf("%d publications in a row unanswered, the last: %w", unansweredLimit, err)
 		case <-r.wish.wake:
 			sub, unsub := r.wish.changes()
 			if err := r.apply(ps, sub, unsub); err != nil {

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/pool"
 )
 
 // brokerLink ties the hub to the broker that carries publications between
@@ -23,11 +26,21 @@ import (
 // first/last verdicts, so at every unlock the two agree. Broker calls only
 // record the wish (they never wait on the network), so the stripe is held
 // briefly. The stripes head the lock order (locksordering.txt).
+//
+// A client broadcast waits for a broker that may block (Broker.Blocking)
+// on pubs, never on a worker: a stuck broker would otherwise hold the few
+// workers and freeze every connection.
 type brokerLink struct {
 	b       broker.Broker
+	pubs    *pool.Pool // client broadcasts waiting on the broker; nil when it never blocks
 	seed    maphash.Seed
 	stripes [64]sync.Mutex // serialize join and leave per channel hash
 }
+
+// brokerCallers is the size of pubs: go-redis's default connection pool
+// (10 per CPU), so a healthy broker takes as many publications at once
+// as its client can carry, and a stuck one holds that many calls at most.
+func brokerCallers() int { return 10 * runtime.GOMAXPROCS(0) }
 
 // wrapBroker, set only by tests (export_test.go), wraps each broker as it
 // is opened, to inject latency.
@@ -42,14 +55,60 @@ func (s *Server) openBroker() error {
 	}
 	b = wrapBroker(b)
 	s.link.b, s.link.seed = b, maphash.MakeSeed()
+	if b.Blocking() {
+		s.link.pubs = pool.New(brokerCallers(), s.taskPanicked)
+	}
 	return nil
 }
 
 // closeBroker disconnects; no message reaches the hub once it returns.
+// Broadcasts still queued for the broker then fail at once rather than
+// each waiting out the timeout; their answers reach the workers, which
+// close after.
 func (s *Server) closeBroker() {
 	if s.link.b != nil {
 		s.link.b.Close()
 	}
+	if s.link.pubs != nil {
+		s.link.pubs.Close()
+	}
+}
+
+// askBroker pauses reading and hands a broadcast to the publisher pool:
+// the connection's later commands wait for the broker, so its commands
+// and publications stay in order, while no worker waits. The call gets
+// copies: what cmd points into is the read buffer, reused meanwhile.
+func (c *conn) askBroker(cmd *protocol.Command) {
+	c.pub = &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel),
+		frame: protocol.BroadcastFrame(cmd.Channel, cmd.Content)}
+	c.mu.Lock()
+	c.paused = true
+	c.mu.Unlock()
+	c.srv.link.pubs.Submit(c.pub)
+}
+
+// pubCall is one client broadcast, run on the publisher pool. It
+// publishes even when its connection closed meanwhile: the client sent
+// it, and the whole publication, remote and local, goes or none does.
+type pubCall struct {
+	c       *conn
+	id      []byte // the command's id; nil when it gave none
+	channel []byte
+	frame   []byte
+}
+
+func (p *pubCall) Run() {
+	_, err := p.c.srv.publish(p.channel, p.frame)
+	p.c.mu.Lock()
+	p.c.answer = err
+	p.c.unlockSubmit(p.c.scheduleLocked(evResume))
+}
+
+// finishBroadcast answers the client once the broker has.
+func (c *conn) finishBroadcast(err error) {
+	id := c.pub.id
+	c.pub = nil
+	c.conclude(protocol.KindBroadcast, id, err)
 }
 
 func (l *brokerLink) stripe(name []byte) *sync.Mutex {

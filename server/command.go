@@ -46,21 +46,33 @@ func (c *conn) execute(cmd *protocol.Command) {
 	if commandHook != nil {
 		commandHook(cmd)
 	}
+	var err error
 	switch cmd.Kind {
 	case protocol.KindJoin:
 		c.join(cmd.Channel)
 	case protocol.KindLeave:
 		c.leave(cmd.Channel)
 	case protocol.KindBroadcast:
-		if _, err := c.srv.Publish(cmd.Channel, cmd.Content); err != nil {
-			c.srv.stats.command(cmd.Kind, resultUnavailable)
-			c.replyError(cmd.ID, protocol.ErrUnavailable)
+		if c.srv.link.pubs != nil {
+			c.askBroker(cmd) // concluded in resume
 			return
 		}
+		_, err = c.srv.Publish(cmd.Channel, cmd.Content)
 	}
-	c.srv.stats.command(cmd.Kind, resultOK)
-	if cmd.ID != nil {
-		c.send(protocol.AppendOKFrame(make([]byte, 0, 20+len(cmd.ID)), cmd.ID))
+	c.conclude(cmd.Kind, cmd.ID, err)
+}
+
+// conclude counts a command's outcome and answers the client: always on
+// failure, with ok when it gave an id.
+func (c *conn) conclude(kind protocol.Kind, id []byte, err error) {
+	if err != nil {
+		c.srv.stats.command(kind, resultUnavailable)
+		c.replyError(id, protocol.ErrUnavailable)
+		return
+	}
+	c.srv.stats.command(kind, resultOK)
+	if id != nil {
+		c.send(protocol.AppendOKFrame(make([]byte, 0, 20+len(id)), id))
 	}
 }
 
@@ -123,25 +135,29 @@ func (a *authCall) Run() {
 	err := a.c.srv.auth.Authorize(a.body)
 	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
-	a.c.authErr = err
+	a.c.answer = err
 	a.c.unlockSubmit(a.c.scheduleLocked(evResume))
 }
 
-// resume acts on the authorizer's verdict, then processes what the client
-// sent meanwhile.
+// resume acts on the authorizer's verdict or the broker's answer, then
+// processes what the client sent meanwhile.
 func (c *conn) resume() {
 	c.mu.Lock()
-	verdict, was := c.authErr, c.paused
-	c.authErr, c.paused = nil, false
+	verdict, was := c.answer, c.paused
+	c.answer, c.paused = nil, false
 	c.mu.Unlock()
 	msg := c.authMsg
 	c.authMsg = nil
 	if !was {
 		return
 	}
-	if c.state == stateHandshake {
+	switch {
+	case c.state == stateHandshake:
 		c.finishConnect(msg, verdict)
-	} else {
+	case c.pub != nil:
+		c.finishBroadcast(verdict)
+		c.frames()
+	default:
 		c.finishCommand(msg, verdict)
 		c.frames()
 	}

@@ -22,7 +22,7 @@ const (
 const (
 	evRead    uint8 = 1 << iota // the socket is readable
 	evWrite                     // the socket is writable again
-	evResume                    // the authorizer answered
+	evResume                    // the authorizer or the broker answered
 	evClose                     // another goroutine asked for a close
 	evTimeout                   // a deadline passed
 )
@@ -46,6 +46,7 @@ type conn struct {
 	readWait bool       // a read deadline was put in the wheel (it may have fired since)
 	client   []byte     // the authorizer's "client" member, encoded once at connect
 	authMsg  []byte     // request head, or command body (command.go), awaiting the authorizer
+	pub      *pubCall   // the broadcast awaiting the broker (broker.go)
 	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
 	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
@@ -54,8 +55,8 @@ type conn struct {
 	mu          sync.Mutex
 	running     bool        // a handler is queued or running; guarded by mu
 	events      uint8       // events for the handler; guarded by mu
-	paused      bool        // reads stop until the authorizer answers; guarded by mu, written only by the handler, which may read it without mu
-	authErr     error       // the authorizer's verdict; guarded by mu
+	paused      bool        // reads stop until the authorizer or the broker answers; guarded by mu, written only by the handler, which may read it without mu
+	answer      error       // the authorizer's verdict or the broker's answer; guarded by mu
 	closing     *disconnect // the close requested first; guarded by mu
 	closed      bool        // nothing more is queued; guarded by mu
 	lingering   bool        // closed by us: draining input until EOF; guarded by mu

@@ -18,8 +18,13 @@ import (
 // taskPanicked runs on the worker whose task panicked, inside its recover.
 func (s *Server) taskPanicked(t pool.Task, v any) {
 	s.panicked(v, debug.Stack())
-	if c, ok := t.(*conn); ok {
-		c.recoverHandler()
+	switch t := t.(type) {
+	case *conn:
+		t.recoverHandler()
+	case *authCall:
+		t.c.requestClose(discInternalError) // its connection waits for an answer that will not come
+	case *pubCall:
+		t.c.requestClose(discInternalError)
 	}
 }
 

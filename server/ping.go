@@ -99,7 +99,7 @@ func (c *conn) heard() {
 // frame, since nobody would read it, and SO_LINGER 0, so the kernel resets
 // the connection and frees the socket at once instead of retransmitting a
 // FIN and unsent frames to a vanished host for many minutes. A connection
-// paused on the authorizer is not read, so its silence proves nothing: it
+// paused on the authorizer or the broker is not read, so its silence proves nothing: it
 // gets a fresh interval instead.
 func (c *conn) dropDead(now int64) {
 	c.mu.Lock()

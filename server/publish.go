@@ -19,7 +19,12 @@ import (
 // publication it fails with an error wrapping broker.ErrUnavailable, and no
 // local subscriber gets it either.
 func (s *Server) Publish(channel, content []byte) (int, error) {
-	frame := protocol.BroadcastFrame(channel, content)
+	return s.publish(channel, protocol.BroadcastFrame(channel, content))
+}
+
+// publish hands an encoded publication to the broker and, once it took
+// it, to the local subscribers.
+func (s *Server) publish(channel, frame []byte) (int, error) {
 	if err := s.link.b.Publish(channel, frame); err != nil {
 		return 0, fmt.Errorf("server: publish: %w", err)
 	}

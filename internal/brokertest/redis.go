@@ -82,6 +82,24 @@ func (r *Redis) Stop() {
 	r.cmd = nil
 }
 
+// Pause stops the server with SIGSTOP: its sockets stay open and the
+// kernel still accepts connections, but nothing is answered, as with a
+// server stuck in a long command or a frozen VM. Stop still kills it.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT).
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if r.cmd == nil {
+		r.t.Fatalf("redis-server is not running; cannot send %v", sig)
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("redis-server: %v: %v", sig, err)
+	}
+}
+
 // NumSub is PUBSUB NUMSUB key: how many connections subscribe to it.
 func (r *Redis) NumSub(key string) int {
 	r.t.Helper()

@@ -1,5 +1,5 @@
 // Package pool runs tasks on a fixed set of goroutines: the workers that
-// serve sockets, and the authorizer's own pool.
+// serve sockets, and the pools that wait on the authorizer and the broker.
 package pool
 
 import "sync"
