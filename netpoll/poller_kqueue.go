@@ -52,12 +52,12 @@ type Poller struct {
 	kq   int
 	done chan struct{} // closed when the wait loop has returned
 
-	mu     sync.RWMutex
-	regs   map[int]*reg // guarded by mu
-	closed atomic.Bool
+	regMu  sync.RWMutex
+	regs   map[int]*reg // guarded by regMu
+	closed atomic.Bool  // set under regMu
 
-	graveMu sync.Mutex
-	grave   []int // fds unregistered and waiting to be closed; guarded by graveMu
+	mu    sync.Mutex
+	grave []int // fds unregistered and waiting to be closed; guarded by mu
 }
 
 // New starts a poller.
@@ -83,8 +83,8 @@ func New() (*Poller, error) {
 func (p *Poller) Add(fd int, ev Event, cb func(Event)) error {
 	r := &reg{cb: cb}
 	r.armed.Store(uint32(ev))
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
 	if p.closed.Load() {
 		return errClosed
 	}
@@ -102,8 +102,8 @@ func (p *Poller) Add(fd int, ev Event, cb func(Event)) error {
 // that a backlog left after one callback fires again.
 func (p *Poller) AddListener(fd int, cb func()) error {
 	r := &reg{cb: func(Event) { cb() }, listener: true}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
 	if p.closed.Load() {
 		return errClosed
 	}
@@ -120,8 +120,8 @@ func (p *Poller) AddListener(fd int, cb func()) error {
 
 // Rearm asks for one more notification of ev on fd.
 func (p *Poller) Rearm(fd int, ev Event) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	p.regMu.RLock()
+	defer p.regMu.RUnlock()
 	r, ok := p.regs[fd]
 	switch {
 	case p.closed.Load():
@@ -160,8 +160,8 @@ func change(fd, filter, flags int) unix.Kevent_t {
 
 // Remove unregisters fd without closing it.
 func (p *Poller) Remove(fd int) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
 	return p.removeLocked(fd)
 }
 
@@ -187,10 +187,10 @@ func (p *Poller) removeLocked(fd int) error {
 // every event it might still hold for it.
 func (p *Poller) CloseFD(fd int) {
 	p.Remove(fd) // may already be removed
-	p.graveMu.Lock()
+	p.mu.Lock()
 	wake := len(p.grave) == 0
 	p.grave = append(p.grave, fd)
-	p.graveMu.Unlock()
+	p.mu.Unlock()
 	if wake {
 		p.wake()
 	}
@@ -204,10 +204,10 @@ func (p *Poller) wake() {
 // bury runs on the poller goroutine after a batch was dispatched, so no
 // event of a buried fd can reach a new owner of its number.
 func (p *Poller) bury() {
-	p.graveMu.Lock()
+	p.mu.Lock()
 	fds := p.grave
 	p.grave = nil
-	p.graveMu.Unlock()
+	p.mu.Unlock()
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
@@ -257,8 +257,8 @@ func (p *Poller) wait() {
 // of one fd into one callback, as one epoll event would carry both.
 func (p *Poller) collect(evs []unix.Kevent_t, batch []pending) ([]pending, bool) {
 	woken := false
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	p.regMu.RLock()
+	defer p.regMu.RUnlock()
 	for i := range evs {
 		e := &evs[i]
 		if e.Filter == unix.EVFILT_USER {
@@ -314,12 +314,12 @@ func (p *Poller) disarmRest(fd int, r *reg, fired Event) {
 
 // Close stops the poller. Registered fds are left open.
 func (p *Poller) Close() error {
-	p.mu.Lock()
+	p.regMu.Lock()
 	if p.closed.Swap(true) {
-		p.mu.Unlock()
+		p.regMu.Unlock()
 		return errClosed
 	}
-	p.mu.Unlock()
+	p.regMu.Unlock()
 	p.wake()
 	<-p.done
 	err := unix.Close(p.kq)
