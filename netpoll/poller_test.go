@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsify/wsify/internal/testutil"
 )
 
 // waitFor is how long an expected callback may take; quiet is how long a
 // callback that must not come is waited for. The second can only be a
 // bounded window: it is long against a poller that wakes in microseconds.
 const (
-	waitFor = 5 * time.Second
+	waitFor = testutil.Timeout
 	quiet   = 150 * time.Millisecond
 )
 
@@ -99,15 +101,6 @@ func write(t *testing.T, fd int, s string) {
 func isOpen(fd int) bool {
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	return !errors.Is(err, unix.EBADF)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(waitFor); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitFor)
-		}
-	}
 }
 
 // TestPollerReadableAfterWrite: an fd registered for Readable is quiet
@@ -258,7 +251,7 @@ func TestPollerCloseWhileArmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.CloseFD(a)
-	eventually(t, "the poller closes the fd", func() bool { return !isOpen(a) })
+	testutil.Eventually(t, "the poller closes the fd", func() bool { return !isOpen(a) })
 
 	// The lowest free number is a's again, unless another goroutine of
 	// the test binary took it meanwhile; then try a few more times.
@@ -309,7 +302,7 @@ func TestPollerCloseFDWakesThePoller(t *testing.T) {
 	for _, fd := range fds {
 		p.CloseFD(fd)
 	}
-	eventually(t, "every fd closed", func() bool {
+	testutil.Eventually(t, "every fd closed", func() bool {
 		for _, fd := range fds {
 			if isOpen(fd) {
 				return false
@@ -325,7 +318,7 @@ func TestPollerCloseFDWakesThePoller(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, b, "x")
-	eventually(t, "the fd closed from its own callback", func() bool { return !isOpen(a) })
+	testutil.Eventually(t, "the fd closed from its own callback", func() bool { return !isOpen(a) })
 }
 
 // TestPollerClose: a closed poller reports no readiness, refuses new
