@@ -230,6 +230,8 @@ func (p *Poller) wait() {
 		if err == unix.EINTR {
 			continue
 		}
+		// Past EINTR, kevent fails only for a kq that is not one, which
+		// Close alone causes, after the loop has returned.
 		if err != nil || p.closed.Load() {
 			return
 		}
