@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test deps lint race fuzz bench bench-tool
+.PHONY: run build test deps lint cross race fuzz bench bench-tool
 
 run:
 	$(GO) run ./cmd/wsify
@@ -22,6 +22,19 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 ./internal/lockorder/
+	@$(MAKE) --no-print-directory cross
+
+# cross vets every package and builds every test binary (not run) for each
+# platform of README's "Platforms", so what breaks only off Linux cannot
+# land unnoticed. CGO_ENABLED=0: no C toolchain per target is needed.
+CROSS ?= linux/amd64 linux/arm64 darwin/arm64 darwin/amd64 freebsd/amd64
+cross:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for t in $(CROSS); do \
+		echo "vet and go test -c: $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PKGS) || exit 1; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) test -c -o "$$tmp/" $(PKGS) >/dev/null || exit 1; \
+	done
 
 race:
 	$(GO) test -race -timeout 12m $(PKGS)

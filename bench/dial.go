@@ -32,7 +32,7 @@ func newDialer(addr string, sources []string, timeout time.Duration) *dialer {
 func bindNoPort(network, address string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		serr = setBindNoPort(int(fd))
 	})
 	return errors.Join(err, serr)
 }

@@ -31,7 +31,7 @@ var rawAccept = []byte("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r
 
 // rawDial connects from src to dst and upgrades with req.
 func rawDial(src netip.Addr, dst netip.AddrPort, req []byte, timeout time.Duration) (*rawConn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := cloexecSocket()
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func rawDial(src netip.Addr, dst netip.AddrPort, req []byte, timeout time.Durati
 	tv := unix.NsecToTimeval(timeout.Nanoseconds())
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	setBindNoPort(fd)
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err = unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}); err == nil {
 		err = connect(fd, &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}, timeout)

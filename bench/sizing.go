@@ -39,7 +39,7 @@ func raiseFDLimit() uint64 {
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
-	return lim.Cur
+	return uint64(lim.Cur) // int64 on FreeBSD
 }
 
 // size plans conns client connections (ports: how many ephemeral ports

@@ -23,10 +23,10 @@ type subscriber struct {
 	left    []byte // start of a frame not yet complete
 }
 
-// subSet holds a worker's connections on one epoll loop: no goroutine and
+// subSet holds a worker's connections on one readiness loop: no goroutine and
 // no buffer per connection, so the generator costs little per socket.
 type subSet struct {
-	ep    int
+	poll  *readPoll
 	table []atomic.Pointer[subscriber] // by fd; written before the fd is registered
 	buf   []byte                       // the loop's read buffer
 
@@ -50,11 +50,11 @@ type subSet struct {
 }
 
 func newSubSet(maxFD, channels int) (*subSet, error) {
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	poll, err := newReadPoll()
 	if err != nil {
 		return nil, err
 	}
-	return &subSet{ep: ep, table: make([]atomic.Pointer[subscriber], maxFD), buf: make([]byte, 256<<10),
+	return &subSet{poll: poll, table: make([]atomic.Pointer[subscriber], maxFD), buf: make([]byte, 256<<10),
 		codes: make(map[int]int), disorder: make([]uint64, channels), failures: make(map[string]int),
 		channels: channels}, nil
 }
@@ -79,19 +79,18 @@ func (s *subSet) add(fd, channel int, pending []byte) error {
 	s.mu.Unlock()
 	s.table[fd].Store(sub)
 	s.opened.Add(1)
-	return unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)})
+	return s.poll.add(fd)
 }
 
 // loop reads ready sockets until stop is set.
 func (s *subSet) loop(stop *atomic.Bool) {
-	events := make([]unix.EpollEvent, 512)
 	for !stop.Load() {
-		n, err := unix.EpollWait(s.ep, events, 50)
-		if err != nil && err != unix.EINTR {
+		fds, err := s.poll.wait(50 * time.Millisecond)
+		if err != nil {
 			return
 		}
-		for _, ev := range events[:max(n, 0)] {
-			if sub := s.table[ev.Fd].Load(); sub != nil && !sub.closed {
+		for _, fd := range fds {
+			if sub := s.table[fd].Load(); sub != nil && !sub.closed {
 				s.readable(sub)
 			}
 		}

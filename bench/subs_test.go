@@ -11,16 +11,18 @@ import (
 // subPair is a subscriber on one end of a socket pair and the other end,
 // from which the test plays the server.
 func subPair(t testing.TB) (*subSet, *subscriber, int) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // darwin has no SOCK_NONBLOCK
 	if err != nil {
 		t.Fatal(err)
 	}
+	unix.SetNonblock(fds[0], true)
+	unix.SetNonblock(fds[1], true)
 	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
 	s, err := newSubSet(1024, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(s.ep) })
+	t.Cleanup(s.poll.close)
 	return s, &subscriber{fd: fds[0]}, fds[1]
 }
 

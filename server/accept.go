@@ -1,11 +1,8 @@
 package server
 
 import (
-	"errors"
 	"net/netip"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wsify/wsify/netpoll"
 )
@@ -24,7 +21,7 @@ func (s *Server) acceptReady() {
 		switch {
 		case err == nil:
 			s.register(fd, remote)
-		case netpoll.IsAgain(err) || errors.Is(err, unix.ECONNABORTED):
+		case netpoll.IsAgain(err) || netpoll.IsAborted(err):
 			return
 		default:
 			s.acceptFailed(err)

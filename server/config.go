@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/httphead"
 )
 
@@ -178,11 +178,11 @@ func (c Config) WithDefaults() Config {
 // would fail with EMFILE and clients would hang in the backlog instead of
 // hearing 503. The other eighth is for HTTP, the authorizer and files.
 func defaultMaxConnections() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	n := netpoll.FileLimit()
+	if n < 0 {
 		return off
 	}
-	return int(min(lim.Cur, 1<<31) / 8 * 7)
+	return n / 8 * 7
 }
 
 // Validate reports every setting that cannot work. It expects the

@@ -19,11 +19,13 @@ import (
 // marked running so that no poller is needed, and the peer's end.
 func deliveryFixture(t *testing.T) (c *conn, peer int) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // darwin has no SOCK_NONBLOCK
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	unix.SetNonblock(fds[0], true)
+	unix.SetNonblock(fds[1], true)
 	s := &Server{}
 	s.cfg.OutboxBytes = 1 << 20
 	return &conn{srv: s, fd: fds[0], running: true}, fds[1]

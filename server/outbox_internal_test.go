@@ -29,12 +29,13 @@ func TestBytesInAWriteAreNotWaiting(t *testing.T) {
 // frames behind, under its outbox limit, for 20,000 frames: the slots of
 // frames already sent must be reused, not kept while the outbox grows.
 func TestLaggingSubscriberOutboxStaysCompact(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // darwin has no SOCK_NONBLOCK
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
+	unix.SetNonblock(fds[0], true)
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 	s := &Server{}
 	s.cfg.OutboxBytes = 1 << 20

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/tlsio"
 )
@@ -109,7 +107,7 @@ func (s *Server) newTLSConn(c *conn) {
 }
 
 // readTLSSocket reads decrypted bytes once the handshake is done, and
-// collects the ClientHello before. It returns unix.EAGAIN when there is
+// collects the ClientHello before. It returns netpoll.ErrAgain when there is
 // nothing (more) for now.
 func (c *conn) readTLSSocket(p []byte) (int, error) {
 	if c.tls.ready.Load() {
@@ -132,7 +130,7 @@ func (c *conn) readTLS(p []byte) (int, error) {
 	case n > 0:
 		return n, nil
 	case errors.Is(err, tlsio.ErrWouldBlock):
-		return 0, unix.EAGAIN
+		return 0, netpoll.ErrAgain
 	case err == nil:
 		return 0, io.ErrNoProgress
 	}
@@ -149,7 +147,7 @@ func (c *conn) readHello() error {
 		}
 		n, err := tlsio.ReadResult(netpoll.Read(c.fd, t.hello[len(t.hello):cap(t.hello)]))
 		if err != nil {
-			return err // unix.EAGAIN until the rest comes
+			return err // netpoll.ErrAgain until the rest comes
 		}
 		t.hello = t.hello[:len(t.hello)+n]
 		if done, err := c.helloDone(); done || err != nil {
@@ -159,7 +157,7 @@ func (c *conn) readHello() error {
 }
 
 // helloDone checks what was collected and starts the handshake once the
-// ClientHello is whole, returning unix.EAGAIN then: the connection is
+// ClientHello is whole, returning netpoll.ErrAgain then: the connection is
 // paused until the handshake ends.
 func (c *conn) helloDone() (bool, error) {
 	done, err := tlsio.HelloDone(c.tls.hello)
@@ -177,7 +175,7 @@ func (c *conn) helloDone() (bool, error) {
 	if err := c.startHandshake(); err != nil {
 		return true, err
 	}
-	return true, unix.EAGAIN
+	return true, netpoll.ErrAgain
 }
 
 // startHandshake pauses the connection and runs the handshake on a

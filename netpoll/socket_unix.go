@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package netpoll
 
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +56,7 @@ func listenFD(ap netip.AddrPort, cfg ListenConfig) (int, error) {
 	if ap.Addr().Is4() {
 		family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := socket(family)
 	if err != nil {
 		return -1, err
 	}
@@ -73,15 +72,16 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 		return err
 	}
 	if cfg.ReusePort {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, soReusePort, 1); err != nil {
 			return err
 		}
 	}
 	if ap.Addr().Is6() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
-	// Accepted sockets inherit TCP_NODELAY from the listener on Linux, which
-	// saves Accept a setsockopt per connection (TestAcceptNoDelay pins it).
+	// Accepted sockets inherit TCP_NODELAY from the listener (Linux, and the
+	// BSDs' syncache), which saves Accept a setsockopt per connection;
+	// TestAcceptNoDelay pins it.
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return err
 	}
@@ -100,24 +100,13 @@ func setupListener(fd int, ap netip.AddrPort, cfg ListenConfig) error {
 	return unix.Listen(fd, backlog)
 }
 
-// Accept takes one pending connection from a listening socket as a
-// non-blocking, close-on-exec fd with TCP_NODELAY set. It returns an error
-// IsAgain reports when none is pending.
-func Accept(lfd int) (int, netip.AddrPort, error) {
-	fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-	if err != nil {
-		return -1, netip.AddrPort{}, err
-	}
-	return fd, sockaddrToAddrPort(sa), nil
-}
-
 // SetKeepAlive turns on TCP keep-alive with the given idle time in seconds.
 func SetKeepAlive(fd, idleSeconds int) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
 		return err
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, idleSeconds)
-	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idleSeconds)
+	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, tcpKeepIdle, idleSeconds)
 }
 
 // Read reads what fd has, retrying on EINTR.
@@ -156,24 +145,22 @@ func Writev(fd int, bufs [][]byte, skip int) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	for {
-		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
-		switch e {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		default:
-			return 0, e
-		}
-	}
+	return writev(fd, iov[:n])
 }
 
 // Shutdown half-closes the sending side so the peer reads end of stream.
 func Shutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }
 
+// ErrAgain is the error of a call that would block, for callers that
+// need to report one themselves; IsAgain reports it.
+var ErrAgain error = unix.EAGAIN
+
 // IsAgain reports whether err means the call would block.
 func IsAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }
+
+// IsAborted reports whether Accept failed because the connection was reset
+// while it waited in the backlog, which says nothing about the next one.
+func IsAborted(err error) bool { return errors.Is(err, unix.ECONNABORTED) }
 
 func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {

@@ -33,7 +33,7 @@ func TestAcceptNoDelay(t *testing.T) {
 			t.Fatalf("%s: accepted socket TCP_NODELAY %d (%v), want on", addr, v, err)
 		}
 		on, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-		idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+		idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, tcpKeepIdle)
 		intvl, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
 		if on == 0 || idle != 37 || intvl != 37 {
 			t.Fatalf("%s: accepted socket keep-alive %d, idle %d, interval %d; want on, 37, 37", addr, on, idle, intvl)
