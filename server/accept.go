@@ -40,14 +40,29 @@ const acceptBackoff = 100 * time.Millisecond
 func (s *Server) acceptFailed(err error) {
 	s.log.Warn("accept failed; pausing accepts", "err", err, "pause", acceptBackoff)
 	s.poller.Remove(s.lfd)
-	time.AfterFunc(acceptBackoff, func() {
-		if !s.draining.Load() {
-			s.poller.AddListener(s.lfd, s.acceptReady)
-		}
-	})
+	time.AfterFunc(acceptBackoff, s.resumeAccepts)
+}
+
+// resumeAccepts watches the listener again after a pause. If the poller
+// refuses, the node would silently stop accepting: it says so, counts it
+// and tries again.
+func (s *Server) resumeAccepts() {
+	if s.draining.Load() {
+		return
+	}
+	if err := s.poller.AddListener(s.lfd, s.acceptReady); err != nil {
+		s.stats.pollerErrors.Add(1)
+		s.log.Error("cannot watch the listener again; retrying", "err", err, "pause", acceptBackoff)
+		time.AfterFunc(acceptBackoff, s.resumeAccepts)
+	}
 }
 
 func (s *Server) register(fd int, remote netip.AddrPort) {
+	if s.overAcceptCap() {
+		s.stats.refusedAtAccept.Add(1)
+		s.poller.CloseFD(fd) // nothing was read, so nothing is owed: a plain close
+		return
+	}
 	c := &conn{srv: s, fd: fd, seq: s.seq.Add(1), remote: remote}
 	if s.tls != nil {
 		s.newTLSConn(c)
@@ -56,6 +71,7 @@ func (s *Server) register(fd int, remote netip.AddrPort) {
 	s.conns.put(c)
 	s.wheel.Set(c, time.Now().Add(s.cfg.HandshakeTimeout))
 	if err := s.poller.Add(fd, netpoll.Readable, c.onEvent); err != nil {
+		s.stats.pollerErrors.Add(1)
 		s.log.Warn("register connection", "err", err)
 		s.wheel.Clear(c)
 		s.conns.del(c)

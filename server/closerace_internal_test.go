@@ -72,3 +72,41 @@ func onlyConn(t *testing.T, s *Server) *conn {
 	})
 	return c
 }
+
+// TestRearmRefusedClosesAndCounts: when the poller refuses to watch a
+// connection again, it would never wake: it is counted and closed, and its
+// fd given back.
+func TestRearmRefusedClosesAndCounts(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		err = s.Start()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	u := url.URL{Scheme: "ws", Host: s.Addr().String(), Path: "/ws"}
+	ws, _, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := onlyConn(t, s)
+	testutil.Eventually(t, "the handler idle", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.running
+	})
+	s.poller.Remove(c.fd) // the poller forgets the socket behind the server's back
+	c.mu.Lock()
+	c.settleLocked() // as the handler does when it goes idle: the re-arm fails
+	c.mu.Unlock()
+	testutil.Eventually(t, "the connection released", func() bool { return s.conns.len() == 0 })
+	if n := s.Stats().PollerErrors; n != 1 {
+		t.Fatalf("%d poller errors counted, want 1", n)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws.ReadMessage(); err == nil {
+		t.Fatal("the client can still read")
+	}
+}

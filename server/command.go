@@ -161,6 +161,7 @@ func (c *conn) resume() {
 		c.finishCommand(msg, verdict)
 		c.frames()
 	}
+	c.sendPong()
 	c.settleBuffer()
 }
 

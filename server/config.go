@@ -101,13 +101,20 @@ type Config struct {
 	// left to HTTP, the authorizer and files. Negative: off.
 	MaxConnections int
 	// MaxChannels bounds the channels one connection may join; a join over
-	// it gets the too_many_channels error. Default 1024; negative: off.
+	// it gets the too_many_channels error. Default 128: more than a client
+	// needs, and a bound on the broker subscriptions and memory one
+	// connection can pin. Negative: off.
 	MaxChannels int
 	// RateLimit is the commands per second one connection may send, with a
 	// burst of as many; a command over it gets the rate_limited error and
 	// is not run, and a connection that keeps sending is closed with 1008
 	// (ratelimit.go). Default off; negative: off.
 	RateLimit int
+	// JoinRateLimit is the joins and leaves per second one connection may
+	// send, with a burst of MaxChannels; one over it gets the rate_limited
+	// error and is not run. It keeps a client from churning the broker's
+	// subscriptions. Default 20; negative: off.
+	JoinRateLimit int
 	// PingInterval is how long a connection may stay silent before the
 	// server pings it (ping.go). Default 30s; negative: off.
 	PingInterval time.Duration
@@ -135,7 +142,8 @@ const MaxMessageBytesLimit = 16 << 20
 // Defaults of the settings whose default is not a plain constant in
 // WithDefaults; see their Config fields.
 const (
-	defaultMaxChannels     = 1024
+	defaultMaxChannels     = 128
+	defaultJoinRateLimit   = 20
 	defaultPingInterval    = 30 * time.Second
 	defaultPingTimeout     = 10 * time.Second
 	defaultKeepAlive       = 60 * time.Second
@@ -165,6 +173,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections())
 	c.MaxChannels = cmp.Or(c.MaxChannels, defaultMaxChannels)
 	c.RateLimit = cmp.Or(c.RateLimit, off)
+	c.JoinRateLimit = cmp.Or(c.JoinRateLimit, defaultJoinRateLimit)
 	c.PingInterval = cmp.Or(c.PingInterval, defaultPingInterval)
 	c.PingTimeout = cmp.Or(c.PingTimeout, defaultPingTimeout)
 	c.TCPKeepAlive = cmp.Or(c.TCPKeepAlive, defaultKeepAlive)
@@ -207,7 +216,7 @@ func (c Config) Validate() error {
 	check(c.MaxHTTPConns > 0, "max HTTP connections must be positive, got %d", c.MaxHTTPConns)
 	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
 	check(c.TLSHandshakes > 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
-	check(c.RateLimit <= 1e9, "rate limit above 1e9 commands per second: %d", c.RateLimit)
+	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9, "rate limits above 1e9 per second: %d, %d", c.RateLimit, c.JoinRateLimit)
 	for _, o := range c.AllowedOrigins {
 		if _, err := httphead.NormalizeOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowed origin %q: %w", o, err))

@@ -51,6 +51,8 @@ type conn struct {
 	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool       // permessage-deflate negotiated (deflate.go)
 	inflate  bool       // the message being read is compressed (deflate.go)
+	pong     []byte     // payload of the last ping read this turn (read.go)
+	pongDue  bool       // a ping read this turn awaits its pong
 
 	mu          sync.Mutex
 	running     bool        // a handler is queued or running; guarded by mu
@@ -174,10 +176,30 @@ func (c *conn) settleLocked() {
 	}
 	switch {
 	case ev != 0:
-		c.srv.poller.Rearm(c.fd, ev)
+		if err := c.srv.poller.Rearm(c.fd, ev); err != nil {
+			c.rearmFailedLocked(err)
+		}
 	case c.closed:
 		c.releaseLocked()
 	}
+}
+
+// rearmFailedLocked handles a poller that refused to watch c again: c
+// would never wake. It is counted and closed without a close frame (none
+// could be written when the socket is ready), or released if closed.
+func (c *conn) rearmFailedLocked(err error) {
+	c.srv.stats.pollerErrors.Add(1)
+	if c.srv.debugging() {
+		c.srv.log.Debug("poller refused to re-arm a connection", "id", c.id(), "err", err)
+	}
+	if !c.closed {
+		if c.requestCloseLocked(discPollerError) {
+			c.srv.workers.Submit(c) // the pool's lock is a leaf (locksordering.txt)
+		}
+		return
+	}
+	c.lingering, c.wantOut, c.expired = false, false, true
+	c.releaseLocked()
 }
 
 // timedOut closes c when the deadline that fired still applies.

@@ -46,6 +46,7 @@ var (
 	discPeerGone      = &disconnect{0, "dropped without a close frame", true, false}
 	discWriteFailed   = &disconnect{0, "write to the socket failed", true, false}
 	discTLSFailed     = &disconnect{0, "TLS handshake failed", true, false}
+	discPollerError   = &disconnect{0, "the poller refused the socket", true, false}
 	// discUnopened ends a socket that never upgraded: a refused or timed
 	// out handshake, or one handed to fasthttp. It is not counted.
 	discUnopened = &disconnect{0, "", false, false}

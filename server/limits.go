@@ -74,6 +74,18 @@ func (s *Server) overCapacity() bool {
 	return s.cfg.MaxConnections > 0 && s.conns.len() > s.cfg.MaxConnections
 }
 
+// overAcceptCap reports whether a socket just accepted must be closed at
+// once: the sockets held, handshakes in progress (TLS ones included)
+// counted, are past the cap by more than the headroom. The cap itself is
+// enforced when a head is complete (admitUpgrade), so that POST /broadcast
+// and /healthz work on a full server; the headroom is their room, and
+// without this bound a crowd of sockets that never finish a request head
+// would hold fds until the handshake timeout, as many as it liked.
+func (s *Server) overAcceptCap() bool {
+	limit := s.cfg.MaxConnections
+	return limit > 0 && s.conns.len() >= limit+max(64, limit/16)
+}
+
 // keepAliveSeconds is the TCP keep-alive idle time accepted sockets get
 // from the listener, 0 for none: a backstop that finds dead peers when
 // pings are off and keeps NAT mappings alive.

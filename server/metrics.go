@@ -47,6 +47,7 @@ func writeConnMetrics(w io.Writer, st *Stats) {
 	}
 	prom.Counter(w, "wsify_handshake_timeouts_total", "Connections closed for an incomplete request head.", uint64(st.HandshakeTimeouts))
 	prom.Counter(w, "wsify_protocol_errors_total", "Connections closed for a WebSocket protocol violation.", uint64(st.ProtocolErrors))
+	prom.Counter(w, "wsify_poller_errors_total", "Times the poller refused to watch a socket or the listener.", st.PollerErrors)
 	prom.Counter(w, "wsify_panics_total", "Panics recovered; each is logged with its stack, and its connection closed with 1011.", st.Panics)
 }
 
@@ -57,6 +58,7 @@ func writeLimitMetrics(w io.Writer, l *LimitStats) {
 	prom.Counter(w, "wsify_flooders_total", "Connections closed with 1008 for sending on after being rate limited.", l.Flooders)
 	prom.Counter(w, "wsify_rate_limited_total", "Commands refused with rate_limited.", l.RateLimited)
 	prom.Counter(w, "wsify_too_many_channels_total", "Joins refused with too_many_channels.", l.TooManyChannels)
+	prom.Counter(w, "wsify_sockets_refused_total", "Sockets closed at accept: past the connection cap and its headroom.", l.RefusedAtAccept)
 }
 
 func writeFanoutMetrics(w io.Writer, st *Stats) {

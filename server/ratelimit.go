@@ -17,6 +17,8 @@ type connLimits struct {
 	// full again. Tokens are computed from it lazily when a message comes,
 	// so no timer refills them. Handler only.
 	tat, floodTAT int64
+	// joinTAT is the bucket of joins and leaves (JoinRateLimit). Handler only.
+	joinTAT int64
 }
 
 // minFloodAllowance keeps a low rate limit from closing a client over a
@@ -25,8 +27,9 @@ const minFloodAllowance = 10
 
 // The rate limit is a token bucket of RateLimit tokens, full at first and
 // refilled at RateLimit per second. Every client message takes a token
-// (a malformed one too; control frames do not): with one, it goes on;
-// without, it is refused with rate_limited and not run. Refusals fill a
+// (a malformed one too), and so does a ping: with one, it goes on;
+// without, a message is refused with rate_limited and not run, and a ping
+// is not answered. Refusals fill a
 // second bucket of max(RateLimit, 10) tokens that drains at RateLimit per
 // second; a refusal that finds it empty closes the connection with 1008.
 // So a client sending flat out is closed after about 2*RateLimit+1
@@ -37,22 +40,59 @@ const minFloodAllowance = 10
 // admitMessage applies the rate limit to one client message and reports
 // whether it may be processed; a refused one has been answered.
 func (c *conn) admitMessage(p []byte) bool {
+	ok, closed := c.takeToken()
+	if !ok && !closed {
+		c.refuse(p, protocol.ErrRateLimited)
+	}
+	return ok
+}
+
+// takeToken applies the rate limit to one frame the client sent: ok when it
+// may be handled; when it may not, closed tells whether the refusal closed
+// the connection as a flooder.
+func (c *conn) takeToken() (ok, closed bool) {
 	rate := int64(c.srv.cfg.RateLimit)
 	if rate <= 0 {
-		return true
+		return true, false
 	}
 	now, period := c.srv.now(), max(1, 1e9/rate)
 	if gcraTake(&c.lim.tat, now, period, rate) {
-		return true
+		return true, false
 	}
 	if !gcraTake(&c.lim.floodTAT, now, period, max(rate, minFloodAllowance)) {
 		c.srv.stats.flooders.Add(1)
 		c.close(discFlooder)
-		return false
+		return false, true
 	}
 	c.srv.stats.rateLimited.Add(1)
-	c.refuse(p, protocol.ErrRateLimited)
+	return false, false
+}
+
+// changesChannels reports whether cmd is a join of a channel c is not in,
+// or a leave of one it is in: repeating either changes nothing, and
+// costs no join token.
+func (c *conn) changesChannels(cmd *protocol.Command) bool {
+	switch cmd.Kind {
+	case protocol.KindJoin:
+		return !slices.Contains(c.channels, string(cmd.Channel))
+	case protocol.KindLeave:
+		return slices.Contains(c.channels, string(cmd.Channel))
+	}
 	return false
+}
+
+// admitChurn applies JoinRateLimit to a join or a leave: a bucket of
+// MaxChannels tokens (so a client may join up to its limit at once)
+// refilled at JoinRateLimit a second. A client that joins and leaves in a
+// loop would otherwise make this node subscribe and unsubscribe at the
+// broker as fast as it can send.
+func (c *conn) admitChurn() bool {
+	rate := int64(c.srv.cfg.JoinRateLimit)
+	if rate <= 0 {
+		return true
+	}
+	burst := max(rate, int64(c.srv.cfg.MaxChannels))
+	return gcraTake(&c.lim.joinTAT, c.srv.now(), max(1, 1e9/rate), burst)
 }
 
 // gcraTake takes a token from a bucket of burst tokens refilled one per
@@ -74,19 +114,27 @@ func (c *conn) refuse(p []byte, e *protocol.Error) {
 	c.replyError(cmd.ID, e)
 }
 
-// admitCommand checks a decoded command against the channel limit before
-// the authorizer is asked, and reports whether it goes on. Commands run in
-// order (reads pause while the authorizer is asked), so the channels
-// checked here are those the join will find. Joining a channel already
-// joined is not a new channel and always succeeds.
+// admitCommand checks a decoded command against the channel limit and the
+// join rate before the authorizer is asked, and reports whether it goes
+// on. Commands run in order (reads pause while the authorizer is asked),
+// so the channels checked here are those the join will find. Joining a
+// channel already joined, or leaving one not joined, changes nothing and
+// always succeeds.
 func (c *conn) admitCommand(cmd *protocol.Command) bool {
-	limit := c.srv.cfg.MaxChannels
-	if cmd.Kind != protocol.KindJoin || limit <= 0 || len(c.channels) < limit ||
-		slices.Contains(c.channels, string(cmd.Channel)) {
+	var refusal *protocol.Error
+	switch {
+	case !c.changesChannels(cmd):
+		return true
+	case cmd.Kind == protocol.KindJoin && c.srv.cfg.MaxChannels > 0 && len(c.channels) >= c.srv.cfg.MaxChannels:
+		c.srv.stats.tooManyChannels.Add(1)
+		refusal = protocol.ErrTooManyChannels
+	case !c.admitChurn():
+		c.srv.stats.rateLimited.Add(1)
+		refusal = protocol.ErrRateLimited
+	default:
 		return true
 	}
-	c.srv.stats.tooManyChannels.Add(1)
 	c.srv.stats.command(cmd.Kind, resultLimited)
-	c.replyError(cmd.ID, protocol.ErrTooManyChannels)
+	c.replyError(cmd.ID, refusal)
 	return false
 }

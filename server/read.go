@@ -37,7 +37,20 @@ func (c *conn) read() {
 			break
 		}
 	}
+	c.sendPong()
 	c.settleBuffer()
+}
+
+// sendPong answers the last of the pings read in a row: RFC 6455 (5.5.3)
+// lets an endpoint answer only the most recent, so a ping flood costs one
+// frame and one write a turn, not one each. It runs before the next other
+// frame is handled and at the end of the turn.
+func (c *conn) sendPong() {
+	if !c.pongDue || c.state != stateOpen {
+		return
+	}
+	c.pongDue = false
+	c.send(protocol.AppendFrame(make([]byte, 0, 2+len(c.pong)), ws.OpPong, c.pong))
 }
 
 // readSocket reads what the client sent: raw bytes on a plain listener,
@@ -172,9 +185,14 @@ func (c *conn) fail(err error) {
 }
 
 func (c *conn) frame(h ws.Header, payload []byte) {
+	if h.OpCode == ws.OpPing {
+		if ok, _ := c.takeToken(); ok {
+			c.pong, c.pongDue = append(c.pong[:0], payload...), true
+		}
+		return
+	}
+	c.sendPong() // before what the peer sent after the ping: answers keep its order
 	switch h.OpCode {
-	case ws.OpPing:
-		c.send(protocol.AppendFrame(make([]byte, 0, 2+len(payload)), ws.OpPong, payload))
 	case ws.OpPong:
 	case ws.OpClose:
 		c.peerClose(payload)

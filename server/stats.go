@@ -117,7 +117,9 @@ type stats struct {
 	tooManyChannels, rateLimited, flooders atomic.Uint64
 	pings, deadPeers                       atomic.Uint64
 
-	panics atomic.Uint64 // recovered (panic.go)
+	panics          atomic.Uint64 // recovered (panic.go)
+	pollerErrors    atomic.Uint64 // the poller refused to watch a socket or the listener
+	refusedAtAccept atomic.Uint64 // sockets closed at accept, past the cap and its headroom
 }
 
 func (st *stats) rejected(r rejectReason) { st.rejectedBy[r].Add(1) }
@@ -160,6 +162,7 @@ type Stats struct {
 	HandshakeTimeouts int64  `json:"handshake_timeouts"`  // sockets closed for an incomplete request head
 	ProtocolErrors    int64  `json:"protocol_errors"`     // connections closed for a protocol violation
 	Panics            uint64 `json:"panics"`              // panics recovered (bugs: each is logged with its stack)
+	PollerErrors      uint64 `json:"poller_errors"`       // the poller refused to watch a socket or the listener
 	Goroutines        int    `json:"goroutines"`          // goroutines of the process
 	BrokerUp          bool   `json:"broker_up"`           // the broker linking the nodes works (always, without one)
 
@@ -181,6 +184,7 @@ type LimitStats struct {
 	Pings           uint64 `json:"pings"`             // pings sent to silent connections
 	DeadPeers       uint64 `json:"dead_peers"`        // dropped for not answering a ping
 	SlowConsumers   uint64 `json:"slow_consumers"`    // closed with 1008 for a full outbox
+	RefusedAtAccept uint64 `json:"refused_at_accept"` // sockets closed at accept, past the connection cap and its headroom
 }
 
 // Stats returns a snapshot.
@@ -190,7 +194,7 @@ func (s *Server) Stats() Stats {
 		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(), HandshakeTimeouts: st.handshakeTimeouts.Load(),
-		ProtocolErrors: st.protocolErrors.Load(), Panics: st.panics.Load(), Goroutines: runtime.NumGoroutine(),
+		ProtocolErrors: st.protocolErrors.Load(), Panics: st.panics.Load(), PollerErrors: st.pollerErrors.Load(), Goroutines: runtime.NumGoroutine(),
 		BrokerUp: s.link.b.Health().Up, Broker: s.link.b.Stats(), Limits: s.LimitStats(),
 		RejectedBy: map[string]int64{}, ClosedBy: map[string]uint64{},
 		Commands: map[string]map[string]uint64{}, AuthCalls: map[string]uint64{},
@@ -225,6 +229,6 @@ func (s *Server) LimitStats() LimitStats {
 		OverCapacity: uint64(st.rejectedBy[reasonOverCapacity].Load()), OriginDenied: uint64(st.rejectedBy[reasonOrigin].Load()),
 		TooManyChannels: st.tooManyChannels.Load(), RateLimited: st.rateLimited.Load(),
 		Flooders: st.flooders.Load(), Pings: st.pings.Load(), DeadPeers: st.deadPeers.Load(),
-		SlowConsumers: uint64(st.slowConsumers.Load()),
+		SlowConsumers: uint64(st.slowConsumers.Load()), RefusedAtAccept: st.refusedAtAccept.Load(),
 	}
 }

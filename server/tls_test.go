@@ -204,6 +204,7 @@ func TestTLSSlowConsumerIsClosed(t *testing.T) {
 func TestTLSCommandsBufferedInCryptoTLSRunAfterPauses(t *testing.T) {
 	a := newAuthorizer(t, func(*authRequest) int { return http.StatusOK })
 	cfg := a.config(2 * time.Second)
+	cfg.MaxChannels, cfg.JoinRateLimit = -1, -1 // 150 channels at once: this test is about TLS, not limits
 	s := startTLS(t, cfg)
 	r := rawDialTLS(t, s)
 	var burst bytes.Buffer

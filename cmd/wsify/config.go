@@ -53,6 +53,7 @@ func settings(o *options) []setting {
 		{"broker-url", "WSIFY_BROKER_URL", "broker URL (redis://host:6379/0, nats://host:4222); empty: the driver's local default", (*stringValue)(&c.Broker.URL)},
 		{"max-connections", "WSIFY_MAX_CONNECTIONS", "WebSocket connections per process, handshakes included; over it an upgrade gets 503; 0: off", (*offIntValue)(&c.MaxConnections)},
 		{"max-channels", "WSIFY_MAX_CHANNELS", "channels one connection may join (too_many_channels); 0: off", (*offIntValue)(&c.MaxChannels)},
+		{"join-rate-limit", "WSIFY_JOIN_RATE_LIMIT", "joins and leaves per second per connection, burst of max-channels (rate_limited); 0: off", (*offIntValue)(&c.JoinRateLimit)},
 		{"rate-limit", "WSIFY_RATE_LIMIT", "commands per second per connection, burst as many (rate_limited; flooders closed with 1008); 0: off", (*offIntValue)(&c.RateLimit)},
 		{"ping-interval", "WSIFY_PING_INTERVAL", "silence after which a connection is pinged; 0: off", (*offDurationValue)(&c.PingInterval)},
 		{"ping-timeout", "WSIFY_PING_TIMEOUT", "time a pinged connection has to send anything before it is dropped", (*durationValue)(&c.PingTimeout)},

@@ -37,7 +37,7 @@ func TestLimitDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := o.server
-	if c.MaxConnections <= 0 || c.MaxChannels != 1024 || c.RateLimit >= 0 || c.PingInterval != 30*time.Second ||
+	if c.MaxConnections <= 0 || c.MaxChannels != 128 || c.JoinRateLimit != 20 || c.RateLimit >= 0 || c.PingInterval != 30*time.Second ||
 		c.PingTimeout != 10*time.Second || c.TCPKeepAlive != time.Minute || len(c.AllowedOrigins) != 0 {
 		t.Errorf("defaults %+v", c)
 	}
