@@ -85,16 +85,24 @@ func (p *Poller) Add(fd int, ev Event, cb func(Event)) error {
 	r.armed.Store(uint32(ev))
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
+	if err := p.refuseLocked(fd); err != nil {
+		return err
+	}
+	if err := p.arm(fd, ev); err != nil {
+		return err
+	}
+	p.regs[fd] = r
+	return nil
+}
+
+// refuseLocked says why fd cannot be added, if it cannot.
+func (p *Poller) refuseLocked(fd int) error {
 	if p.closed.Load() {
 		return errClosed
 	}
 	if _, ok := p.regs[fd]; ok {
 		return errRegistered
 	}
-	if err := p.arm(fd, ev); err != nil {
-		return err
-	}
-	p.regs[fd] = r
 	return nil
 }
 
@@ -104,11 +112,8 @@ func (p *Poller) AddListener(fd int, cb func()) error {
 	r := &reg{cb: func(Event) { cb() }, listener: true}
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
-	if p.closed.Load() {
-		return errClosed
-	}
-	if _, ok := p.regs[fd]; ok {
-		return errRegistered
+	if err := p.refuseLocked(fd); err != nil {
+		return err
 	}
 	ch := []unix.Kevent_t{change(fd, unix.EVFILT_READ, unix.EV_ADD|unix.EV_ENABLE)}
 	if _, err := unix.Kevent(p.kq, ch, nil, nil); err != nil {

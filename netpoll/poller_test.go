@@ -36,6 +36,20 @@ func newPoller(t *testing.T) *Poller {
 	return p
 }
 
+// armedPair is a poller and a socket pair whose first end is added for ev
+// with a recorder; both ends are closed when the test ends.
+func armedPair(t *testing.T, ev Event) (p *Poller, a, b int, r *recorder) {
+	t.Helper()
+	p = newPoller(t)
+	a, b = socketPair(t)
+	t.Cleanup(func() { unix.Close(a); unix.Close(b) })
+	r = newRecorder()
+	if err := p.Add(a, ev, r.cb); err != nil {
+		t.Fatal(err)
+	}
+	return p, a, b, r
+}
+
 // socketPair returns two connected, non-blocking stream sockets, which the
 // caller closes (or hands to CloseFD).
 func socketPair(t *testing.T) (a, b int) {
@@ -106,14 +120,7 @@ func isOpen(fd int) bool {
 // TestPollerReadableAfterWrite: an fd registered for Readable is quiet
 // while there is nothing to read and fires once the peer writes.
 func TestPollerReadableAfterWrite(t *testing.T) {
-	p := newPoller(t)
-	a, b := socketPair(t)
-	defer unix.Close(a)
-	defer unix.Close(b)
-	r := newRecorder()
-	if err := p.Add(a, Readable, r.cb); err != nil {
-		t.Fatal(err)
-	}
+	_, _, b, r := armedPair(t, Readable)
 	r.expectNone(t, "nothing written yet")
 	write(t, b, "x")
 	if ev := r.expect(t, "after a write"); ev&Readable == 0 {
@@ -124,14 +131,7 @@ func TestPollerReadableAfterWrite(t *testing.T) {
 // TestPollerOneShotUntilRearmed: after one callback the fd stays silent,
 // although the data is still unread, until Rearm asks again.
 func TestPollerOneShotUntilRearmed(t *testing.T) {
-	p := newPoller(t)
-	a, b := socketPair(t)
-	defer unix.Close(a)
-	defer unix.Close(b)
-	r := newRecorder()
-	if err := p.Add(a, Readable, r.cb); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b, r := armedPair(t, Readable)
 	write(t, b, "x")
 	r.expect(t, "first write")
 	write(t, b, "y")
@@ -153,14 +153,7 @@ func TestPollerOneShotUntilRearmed(t *testing.T) {
 // filter per direction, so this is the case where the other one must be
 // switched off by hand.
 func TestPollerOneShotCoversBothDirections(t *testing.T) {
-	p := newPoller(t)
-	a, b := socketPair(t)
-	defer unix.Close(a)
-	defer unix.Close(b)
-	r := newRecorder()
-	if err := p.Add(a, Readable|Writable, r.cb); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b, r := armedPair(t, Readable|Writable)
 	ev := r.expect(t, "an empty send buffer")
 	if ev&Writable == 0 || ev&Readable != 0 {
 		t.Fatalf("event %#x, want Writable alone", ev)
@@ -217,14 +210,7 @@ func TestPollerHangup(t *testing.T) {
 // TestPollerRemove: a removed fd gets no callback and stays open; it can
 // be registered again.
 func TestPollerRemove(t *testing.T) {
-	p := newPoller(t)
-	a, b := socketPair(t)
-	defer unix.Close(a)
-	defer unix.Close(b)
-	r := newRecorder()
-	if err := p.Add(a, Readable, r.cb); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b, r := armedPair(t, Readable)
 	if err := p.Remove(a); err != nil {
 		t.Fatal(err)
 	}

@@ -21,21 +21,7 @@ import (
 // The connection must still send what it kept and its close frame, and
 // give its fd back; before, nobody released it.
 func TestCloseDuringABlockedWriteReleases(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
-	u := url.URL{Scheme: "ws", Host: s.Addr().String(), Path: "/ws"}
-	ws, _, err := websocket.DefaultDialer.Dial(u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	c := onlyConn(t, s)
+	s, ws, c := oneClient(t)
 
 	frame := []byte{0x81, 2, 'h', 'i'}
 	c.mu.Lock()
@@ -62,6 +48,27 @@ func TestCloseDuringABlockedWriteReleases(t *testing.T) {
 	testutil.Eventually(t, "the connection released", func() bool { return s.conns.len() == 0 })
 }
 
+// oneClient starts a server with one gorilla client connected, and returns
+// the server's side of it; both end with the test.
+func oneClient(t *testing.T) (*Server, *websocket.Conn, *conn) {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		err = s.Start()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	u := url.URL{Scheme: "ws", Host: s.Addr().String(), Path: "/ws"}
+	ws, _, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return s, ws, onlyConn(t, s)
+}
+
 // onlyConn returns the one connection s holds, once it is upgraded.
 func onlyConn(t *testing.T, s *Server) *conn {
 	t.Helper()
@@ -77,21 +84,7 @@ func onlyConn(t *testing.T, s *Server) *conn {
 // connection again, it would never wake: it is counted and closed, and its
 // fd given back.
 func TestRearmRefusedClosesAndCounts(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
-	u := url.URL{Scheme: "ws", Host: s.Addr().String(), Path: "/ws"}
-	ws, _, err := websocket.DefaultDialer.Dial(u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	c := onlyConn(t, s)
+	s, ws, c := oneClient(t)
 	testutil.Eventually(t, "the handler idle", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -6,11 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
 )
@@ -51,11 +47,7 @@ func TestLimitCountersReachStatsAndMetrics(t *testing.T) {
 func pingAnswered(t *testing.T) {
 	s := start(t, pingConfig)
 	c := dial(t, s)
-	var pings atomic.Int32
-	c.SetPingHandler(func(data string) error {
-		pings.Add(1)
-		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	})
+	pings := countPings(c)
 	readInBackground(c)
 	eventually(t, "a ping", func() bool { return pings.Load() >= 1 })
 	expectCounters(t, s, atLeastN(pingsCounter, 1), exactly(deadPeersCounter, 0))
