@@ -81,10 +81,7 @@ func (s *Server) closeBroker() {
 func (c *conn) askBroker(cmd *protocol.Command) {
 	c.pub = &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel),
 		frame: protocol.BroadcastFrame(cmd.Channel, cmd.Content)}
-	c.mu.Lock()
-	c.paused = true
-	c.mu.Unlock()
-	c.srv.link.pubs.Submit(c.pub)
+	c.waitFor(c.srv.link.pubs, c.pub)
 }
 
 // pubCall is one client broadcast, run on the publisher pool. It

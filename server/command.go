@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/pool"
 )
 
 // message handles one complete client message.
@@ -112,13 +113,19 @@ func (c *conn) commandBody(cmd *protocol.Command) []byte {
 	return auth.CommandBody(cmd.Kind.String(), cmd.Channel, content, cmd.ID, c.client)
 }
 
-// askAuthorizer pauses reading and hands the call to the authorizer pool;
-// the connection's later messages wait, so its commands run in order.
+// askAuthorizer hands the call to the authorizer pool (waitFor).
 func (c *conn) askAuthorizer(body []byte) {
+	c.waitFor(c.srv.authPool, &authCall{c: c, body: body})
+}
+
+// waitFor pauses reading and hands t to p, which resumes c (evResume)
+// when it is done: the connection's later messages wait, so its commands
+// run in order, and no worker waits with them.
+func (c *conn) waitFor(p *pool.Pool, t pool.Task) {
 	c.mu.Lock()
 	c.paused = true
 	c.mu.Unlock()
-	c.srv.authPool.Submit(&authCall{c: c, body: body})
+	p.Submit(t)
 }
 
 // authCall is one authorizer request, run on the authorizer pool.
