@@ -8,8 +8,9 @@ need_apt=()
 # add packages here as "command:package"
 # chromium, node, npm: the console's browser test (console/browser_test.go)
 # python3-websockets: the interop test's Python client (interop/)
-# redis-server: the broker tests start a real one (broker/, server/cluster tests)
-for pair in chromium:chromium node:nodejs npm:npm redis-server:redis-server ${WSIFY_APT_DEPS:-}; do
+# redis-server: the broker tests start a real one (broker/, server/cluster tests);
+# redis-cli: brokertest creates a real Redis Cluster with it (redis-cli --cluster create)
+for pair in chromium:chromium node:nodejs npm:npm redis-server:redis-server redis-cli:redis-tools ${WSIFY_APT_DEPS:-}; do
 	cmd=${pair%%:*}; pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -23,6 +23,7 @@ type Redis struct {
 	path string
 	port int
 	dir  string
+	args []string     // added to the command line (a cluster node's settings)
 	cmd  *exec.Cmd    // nil while stopped
 	out  bytes.Buffer // the server's output, shown when it fails to start
 }
@@ -31,15 +32,25 @@ type Redis struct {
 // persistence, and kills it when the test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	r := newRedis(t)
+	r.Start()
+	return r
+}
+
+// newRedis prepares a redis-server on a free port, killed when the test ends.
+func newRedis(t testing.TB, args ...string) *Redis {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (%v): run `make deps` (Debian package redis-server)", err)
 	}
-	r := &Redis{t: t, path: path, port: FreePort(t), dir: t.TempDir()}
+	r := &Redis{t: t, path: path, port: FreePort(t), dir: t.TempDir(), args: args}
 	t.Cleanup(r.Stop)
-	r.Start()
 	return r
 }
+
+// Addr is the server's host:port.
+func (r *Redis) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 // URL is the redis:// URL of the server.
 func (r *Redis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d", r.port) }
@@ -48,8 +59,9 @@ func (r *Redis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d", r.port
 func (r *Redis) Start() {
 	r.t.Helper()
 	r.out.Reset()
-	r.cmd = exec.Command(r.path, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
+	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	r.cmd = exec.Command(r.path, args...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
 	r.cmd.SysProcAttr = dieWithParent()
 	if err := r.cmd.Start(); err != nil {
