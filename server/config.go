@@ -61,6 +61,16 @@ type Config struct {
 	ReadTimeout time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Default 5s.
 	ShutdownTimeout time.Duration
+	// DrainPeriod spreads the closes of a shutdown over this long, each
+	// close 1001 telling its client a random delay (up to the period) to
+	// wait before reconnecting (drain.go). It must be shorter than
+	// ShutdownTimeout. Default off: every client is closed at once.
+	DrainPeriod time.Duration
+	// MaxUpgradesPerSecond bounds the WebSocket upgrades a node accepts per
+	// second (a burst of as many); one over it gets 503 with a jittered
+	// Retry-After, so a reconnect storm is smoothed instead of passed on to
+	// the authorizer. Default off.
+	MaxUpgradesPerSecond int
 	// BroadcastKey, when set, must accompany POST /broadcast as ?key= or
 	// "Authorization: Bearer <key>".
 	BroadcastKey string
@@ -173,6 +183,8 @@ func (c Config) WithDefaults() Config {
 	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections())
 	c.MaxChannels = cmp.Or(c.MaxChannels, defaultMaxChannels)
 	c.RateLimit = cmp.Or(c.RateLimit, off)
+	c.DrainPeriod = cmp.Or(c.DrainPeriod, off)
+	c.MaxUpgradesPerSecond = cmp.Or(c.MaxUpgradesPerSecond, off)
 	c.JoinRateLimit = cmp.Or(c.JoinRateLimit, defaultJoinRateLimit)
 	c.PingInterval = cmp.Or(c.PingInterval, defaultPingInterval)
 	c.PingTimeout = cmp.Or(c.PingTimeout, defaultPingTimeout)
@@ -216,7 +228,8 @@ func (c Config) Validate() error {
 	check(c.MaxHTTPConns > 0, "max HTTP connections must be positive, got %d", c.MaxHTTPConns)
 	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
 	check(c.TLSHandshakes > 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
-	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9, "rate limits above 1e9 per second: %d, %d", c.RateLimit, c.JoinRateLimit)
+	check(c.DrainPeriod < c.ShutdownTimeout, "the drain period (%v) must be shorter than the shutdown timeout (%v)", c.DrainPeriod, c.ShutdownTimeout)
+	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9 && c.MaxUpgradesPerSecond <= 1e9, "rate limits above 1e9 per second: %d, %d", c.RateLimit, c.JoinRateLimit)
 	for _, o := range c.AllowedOrigins {
 		if _, err := httphead.NormalizeOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowed origin %q: %w", o, err))

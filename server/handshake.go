@@ -128,10 +128,15 @@ func httpRefusal(status int, body string) []byte {
 	return httpClose(status, "text/plain; charset=utf-8", []byte(body))
 }
 
-// httpClose is a complete HTTP response that closes its connection.
-func httpClose(status int, contentType string, body []byte) []byte {
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), contentType, len(body), body)
+// httpClose is a complete HTTP response that closes its connection, with
+// any extra header lines given.
+func httpClose(status int, contentType string, body []byte, headers ...string) []byte {
+	b := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n",
+		status, http.StatusText(status), contentType, len(body))
+	for _, h := range headers {
+		b = append(append(b, h...), "\r\n"...)
+	}
+	return append(append(b, "\r\n"...), body...)
 }
 
 // authorizeConnect validates the handshake, then asks the authorizer from

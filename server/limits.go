@@ -1,7 +1,9 @@
 package server
 
 import (
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,10 +19,11 @@ import (
 // limits is the server's share of the limit machinery. It is set up by
 // startLimits before the listener is watched and read-only afterwards.
 type limits struct {
-	epoch   time.Time        // zero of the monotonic clock of now()
-	skew    atomic.Int64     // nanoseconds added to now(): tests move the clock instead of sleeping
-	origins httphead.Origins // allowed origins; nil: all
-	sweep   *sweeper         // nil when pings are off
+	epoch    time.Time        // zero of the monotonic clock of now()
+	skew     atomic.Int64     // nanoseconds added to now(): tests move the clock instead of sleeping
+	upgrades atomic.Int64     // GCRA bucket of MaxUpgradesPerSecond: now() when it is full again
+	origins  httphead.Origins // allowed origins; nil: all
+	sweep    *sweeper         // nil when pings are off
 }
 
 // now is the monotonic time since the server started, in nanoseconds; a
@@ -60,6 +63,8 @@ func (c *conn) admitUpgrade(head []byte) bool {
 		c.reject(http.StatusForbidden, reasonOrigin, "origin not allowed")
 	case s.overCapacity():
 		c.reject(http.StatusServiceUnavailable, reasonOverCapacity, "too many connections")
+	case !s.upgradeAllowed():
+		c.rejectRetry(reasonUpgradeRate, "too many upgrades per second, retry later")
 	default:
 		return true
 	}
@@ -72,6 +77,41 @@ func (c *conn) admitUpgrade(head []byte) bool {
 // the upgraded ones never number more than the cap.
 func (s *Server) overCapacity() bool {
 	return s.cfg.MaxConnections > 0 && s.conns.len() > s.cfg.MaxConnections
+}
+
+// upgradeAllowed takes a token from the node's upgrade bucket
+// (MaxUpgradesPerSecond, a burst of as many). It is shared by every
+// worker, hence the compare-and-swap.
+func (s *Server) upgradeAllowed() bool {
+	rate := int64(s.cfg.MaxUpgradesPerSecond)
+	if rate <= 0 {
+		return true
+	}
+	now, period := s.now(), max(1, 1e9/rate)
+	for {
+		tat := s.lim.upgrades.Load()
+		t := max(tat, now)
+		if t-now > (rate-1)*period {
+			return false
+		}
+		if s.lim.upgrades.CompareAndSwap(tat, t+period) {
+			return true
+		}
+	}
+}
+
+// maxRetryAfter is the largest Retry-After an upgrade over the rate gets:
+// each refusal draws a whole number of seconds from 1 to it, so a crowd
+// refused together comes back spread over that window.
+const maxRetryAfter = 10
+
+// rejectRetry refuses an upgrade with 503 and a jittered Retry-After.
+func (c *conn) rejectRetry(why rejectReason, body string) {
+	c.srv.stats.rejected(why)
+	c.logRejected(reasonNames[why], body)
+	retry := "Retry-After: " + strconv.Itoa(1+rand.IntN(maxRetryAfter))
+	c.headWriter().Write(httpClose(http.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte(body), retry))
+	c.abort()
 }
 
 // overAcceptCap reports whether a socket just accepted must be closed at

@@ -120,14 +120,15 @@ func (s *Server) Start() error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
-// Shutdown stops accepting, closes every client with 1001 and waits until
-// they are gone or ctx ends.
+// Shutdown stops accepting, closes every client with 1001 (spread over
+// Config.DrainPeriod, drain.go), each once what is queued for it is
+// written, and waits until they are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.draining.Swap(true) {
 		return nil
 	}
 	s.poller.CloseFD(s.lfd)
-	s.conns.each(func(c *conn) { c.requestClose(discShutdown) })
+	s.drain(ctx)
 	err := s.waitDrained(ctx)
 	s.http.ShutdownWithContext(ctx)
 	s.shutdownAdmin(ctx)

@@ -33,12 +33,13 @@ const (
 	reasonTooLarge
 	reasonOverCapacity // WSIFY_MAX_CONNECTIONS reached
 	reasonOrigin       // Origin not in WSIFY_ALLOWED_ORIGINS
+	reasonUpgradeRate  // over WSIFY_MAX_UPGRADES_PER_SECOND
 	reasonOther
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"bad_handshake", "auth_denied", "auth_unavailable", "head_too_large",
-	"too_many_connections", "origin_denied", "other"}
+	"too_many_connections", "origin_denied", "too_many_upgrades", "other"}
 
 // authReason labels a handshake the authorizer refused: 503 when it was
 // down, 403 when it said no.

@@ -42,6 +42,8 @@ func settings(o *options) []setting {
 		{"handshake-timeout", "WSIFY_HANDSHAKE_TIMEOUT", "time allowed from accept to a complete request head", (*durationValue)(&c.HandshakeTimeout)},
 		{"read-timeout", "WSIFY_READ_TIMEOUT", "time a started frame may stay incomplete", (*durationValue)(&c.ReadTimeout)},
 		{"shutdown-timeout", "WSIFY_SHUTDOWN_TIMEOUT", "time allowed for a graceful shutdown", (*durationValue)(&c.ShutdownTimeout)},
+		{"drain-period", "WSIFY_DRAIN_PERIOD", "spread a shutdown's closes over this long, each telling its client a random reconnect delay; shorter than the shutdown timeout; 0: off (all at once)", (*offDurationValue)(&c.DrainPeriod)},
+		{"max-upgrades-per-second", "WSIFY_MAX_UPGRADES_PER_SECOND", "WebSocket upgrades accepted per second, burst as many; over it 503 with a jittered Retry-After; 0: off", (*offIntValue)(&c.MaxUpgradesPerSecond)},
 		{"broadcast-key", "WSIFY_BROADCAST_KEY", "key POST /broadcast must carry (?key= or Bearer); empty: none", (*stringValue)(&c.BroadcastKey)},
 		{"authorizer-url", "WSIFY_AUTHORIZER_URL", "authorizer webhook URL; empty: allow everything", (*urlValue)(&c.Auth.URL)},
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},

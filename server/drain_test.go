@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsify/wsify/server"
+)
+
+// drained is what one client saw of a gentle drain.
+type drained struct {
+	at       time.Duration // since the shutdown began
+	code     int
+	reason   string
+	received int
+	err      error
+}
+
+// TestGentleDrainSpreadsTheCloses: with a drain period, the closes of a
+// shutdown spread over it; each is 1001 with a reason carrying a reconnect
+// delay within the period, and each client got what was queued for it
+// first.
+func TestGentleDrainSpreadsTheCloses(t *testing.T) {
+	const n, period, msgs = 1000, 2 * time.Second, 5
+	s := start(t, server.Config{DrainPeriod: period, ShutdownTimeout: 20 * time.Second})
+	clients := make([]*websocket.Conn, n)
+	for i := range clients {
+		clients[i] = dial(t, s)
+		joinSync(t, clients[i], "all")
+	}
+	for i := range msgs {
+		postToChannel(t, s, "all", fmt.Sprint(i))
+	}
+	began := time.Now()
+	results := make(chan drained, n)
+	for _, c := range clients {
+		go func() { results <- readUntilClose(c, began) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Duration
+	for range n {
+		r := <-results
+		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != msgs {
+			t.Fatalf("a client got %d of %d publications, then close %d %q (%v)", r.received, msgs, r.code, r.reason, r.err)
+		}
+		var reason struct {
+			Reconnect bool  `json:"reconnect"`
+			DelayMS   int64 `json:"delay_ms"`
+		}
+		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || !reason.Reconnect ||
+			reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
+			t.Fatalf("close reason %q: want reconnect with a delay from 0 to %v", r.reason, period)
+		}
+		times = append(times, r.at)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("closes: first %v, median %v, last %v", times[0], times[n/2], times[n-1])
+	if first, last := times[n/10], times[n-n/10]; last-first < period/2 {
+		t.Fatalf("80%% of the closes within %v of each other: not spread over %v", last-first, period)
+	}
+}
+
+// readUntilClose reads deliveries until the close frame.
+func readUntilClose(c *websocket.Conn, began time.Time) drained {
+	var r drained
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		if ce, ok := err.(*websocket.CloseError); ok {
+			r.at, r.code, r.reason = time.Since(began), ce.Code, ce.Text
+			return r
+		}
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.received++
+	}
+}
+
+// TestUpgradesOverTheRateGetRetryAfter: past the upgrade rate, an upgrade
+// gets 503 with a Retry-After from 1 to 10 seconds.
+func TestUpgradesOverTheRateGetRetryAfter(t *testing.T) {
+	s := start(t, server.Config{MaxUpgradesPerSecond: 5})
+	refused := 0
+	for range 30 {
+		c, resp, err := websocket.DefaultDialer.Dial(wsURL(s, ""), nil)
+		if err == nil {
+			c.Close()
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("dial: %v", err)
+		}
+		var secs int
+		if _, err := fmt.Sscan(resp.Header.Get("Retry-After"), &secs); err != nil || secs < 1 || secs > 10 {
+			t.Fatalf("Retry-After %q, want 1 to 10", resp.Header.Get("Retry-After"))
+		}
+		refused++
+	}
+	if refused == 0 {
+		t.Fatal("30 upgrades at once at 5 per second: none refused")
+	}
+	if got := s.Stats().RejectedBy["too_many_upgrades"]; got != int64(refused) {
+		t.Fatalf("%d refusals counted, want %d", got, refused)
+	}
+}
