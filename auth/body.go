@@ -27,6 +27,7 @@ type ClientInfo struct {
 	ID         string `json:"id"`
 	RemoteAddr string `json:"remote_addr"`
 	Query      Values `json:"query"`
+	User       string `json:"user"` // from the authorizer's answer to connect; "" when anonymous
 }
 
 // JSON encodes ci once per connection, for every CommandBody it makes.

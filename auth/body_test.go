@@ -12,7 +12,7 @@ import (
 var client = auth.ClientInfo{ID: "n-1", RemoteAddr: "127.0.0.1:5", Query: auth.Values{"user": {"bob"}}}.JSON()
 
 func TestCommandBodyShape(t *testing.T) {
-	const who = `"client":{"id":"n-1","remote_addr":"127.0.0.1:5","query":{"user":["bob"]}}`
+	const who = `"client":{"id":"n-1","remote_addr":"127.0.0.1:5","query":{"user":["bob"]},"user":""}`
 	for _, tc := range []struct {
 		kind                 string
 		channel, content, id string

@@ -86,6 +86,12 @@ func New(cfg Config) *Client {
 // Authorize posts body (JSON) and returns nil when the authorizer allows,
 // or an *Error wrapping ErrDenied or ErrUnavailable.
 func (c *Client) Authorize(body []byte) error {
+	return c.post(body, nil)
+}
+
+// post posts body and returns the verdict; read, when not nil, sees the
+// answer before its body is drained.
+func (c *Client) post(body []byte, read func(*fasthttp.Response)) error {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -97,6 +103,9 @@ func (c *Client) Authorize(body []byte) error {
 	resp.StreamBody = true
 	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
 		return unavailable(fmt.Errorf("auth: post %s: %w", c.shown, err))
+	}
+	if read != nil {
+		read(resp)
 	}
 	discardBody(resp)
 	return verdict(resp.StatusCode())

@@ -100,7 +100,11 @@ func (c *conn) replyError(id []byte, e *protocol.Error) {
 
 // clientJSON is the "client" member of the authorizer's command bodies.
 func (c *conn) clientJSON(query map[string][]string) []byte {
-	return auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: query}.JSON()
+	ci := auth.ClientInfo{ID: c.id(), RemoteAddr: c.remote.String(), Query: query}
+	if c.ident != nil {
+		ci.User = c.ident.User
+	}
+	return ci.JSON()
 }
 
 // commandBody is what the authorizer is asked about cmd: only what runs.
@@ -118,6 +122,22 @@ func (c *conn) askAuthorizer(body []byte) {
 	c.waitFor(c.srv.authPool, &authCall{c: c, body: body})
 }
 
+// askConnect asks the authorizer about a connection and returns the
+// identity its answer gives, nil for none; a body that is not one is
+// logged and the connection stays anonymous. It runs on the authorizer
+// pool.
+func (c *conn) askConnect(body []byte) (*auth.Identity, error) {
+	id, idErr, err := c.srv.auth.Connect(body)
+	if idErr != nil && c.srv.debugging() {
+		c.srv.log.Debug("authorizer's connect answer is no identity; the connection is anonymous",
+			"remote", c.remote.String(), "err", idErr)
+	}
+	if err != nil || (id.User == "" && id.Info == nil && id.Channels == nil) {
+		return nil, err
+	}
+	return &id, nil
+}
+
 // waitFor pauses reading and hands t to p, which resumes c (evResume)
 // when it is done: the connection's later messages wait, so its commands
 // run in order, and no worker waits with them.
@@ -130,8 +150,9 @@ func (c *conn) waitFor(p *pool.Pool, t pool.Task) {
 
 // authCall is one authorizer request, run on the authorizer pool.
 type authCall struct {
-	c    *conn
-	body []byte
+	c       *conn
+	body    []byte
+	connect bool // the connect call, whose answer may carry an identity
 }
 
 func (a *authCall) Run() {
@@ -139,10 +160,16 @@ func (a *authCall) Run() {
 		return
 	}
 	began := time.Now()
-	err := a.c.srv.auth.Authorize(a.body)
+	var ident *auth.Identity
+	var err error
+	if a.connect {
+		ident, err = a.c.askConnect(a.body)
+	} else {
+		err = a.c.srv.auth.Authorize(a.body)
+	}
 	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
-	a.c.answer = err
+	a.c.answer, a.c.ident = err, ident
 	a.c.unlockSubmit(a.c.scheduleLocked(evResume))
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/netpoll"
 )
 
@@ -55,19 +56,20 @@ type conn struct {
 	pongDue  bool       // a ping read this turn awaits its pong
 
 	mu          sync.Mutex
-	running     bool        // a handler is queued or running; guarded by mu
-	events      uint8       // events for the handler; guarded by mu
-	paused      bool        // reads stop until the authorizer or the broker answers; guarded by mu, written only by the handler, which may read it without mu
-	answer      error       // the authorizer's verdict or the broker's answer; guarded by mu
-	closing     *disconnect // the close requested first; guarded by mu
-	closed      bool        // nothing more is queued; guarded by mu
-	lingering   bool        // closed by us: draining input until EOF; guarded by mu
-	expired     bool        // closed, and the close's deadline passed: nothing more is written; guarded by mu
-	released    bool        // fd given back to the poller; guarded by mu
-	writing     bool        // a writer owns the send side; guarded by mu
-	flushQueued bool        // a Flush was promised to the hub; guarded by mu
-	wantOut     bool        // a write would block; guarded by mu
-	ob          outbox      // frames queued and the close frame; guarded by mu
+	running     bool           // a handler is queued or running; guarded by mu
+	events      uint8          // events for the handler; guarded by mu
+	paused      bool           // reads stop until the authorizer or the broker answers; guarded by mu, written only by the handler, which may read it without mu
+	answer      error          // the authorizer's verdict or the broker's answer; guarded by mu
+	ident       *auth.Identity // who the authorizer said the connection is; nil: anonymous. Set under mu before the connect resumes, then the handler's
+	closing     *disconnect    // the close requested first; guarded by mu
+	closed      bool           // nothing more is queued; guarded by mu
+	lingering   bool           // closed by us: draining input until EOF; guarded by mu
+	expired     bool           // closed, and the close's deadline passed: nothing more is written; guarded by mu
+	released    bool           // fd given back to the poller; guarded by mu
+	writing     bool           // a writer owns the send side; guarded by mu
+	flushQueued bool           // a Flush was promised to the hub; guarded by mu
+	wantOut     bool           // a write would block; guarded by mu
+	ob          outbox         // frames queued and the close frame; guarded by mu
 }
 
 // id is the server-assigned identity the authorizer sees.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/httphead"
 )
 
@@ -73,7 +74,26 @@ func (c *conn) upgrade(head []byte) bool {
 		return false
 	}
 	c.opened(len(head))
+	c.joinAssigned()
 	return c.frames()
+}
+
+// joinAssigned joins the channels the authorizer's connect answer named,
+// as if the client had sent join, without asking again, before any frame
+// the client sent behind its handshake runs. A name that is not a valid
+// channel, and those past the channel limit, are skipped.
+func (c *conn) joinAssigned() {
+	if c.ident == nil {
+		return
+	}
+	for _, name := range c.ident.Channels {
+		ch, err := protocol.ChannelName(protocol.AppendString(nil, []byte(name)), c.srv.cfg.MaxChannelBytes)
+		if err != nil || (c.srv.cfg.MaxChannels > 0 && len(c.channels) >= c.srv.cfg.MaxChannels) {
+			continue
+		}
+		c.join(ch)
+	}
+	c.ident.Channels = nil // joined: nothing keeps them but c.channels
 }
 
 func (c *conn) opened(headLen int) {
@@ -157,9 +177,8 @@ func (c *conn) authorizeConnect(head []byte) {
 		return
 	}
 	headers, query := httphead.Parse(head)
-	c.client = c.clientJSON(query)
 	c.authMsg = append([]byte(nil), head...)
-	c.askAuthorizer(auth.ConnectBody(headers, query))
+	c.waitFor(c.srv.authPool, &authCall{c: c, body: auth.ConnectBody(headers, query), connect: true})
 }
 
 var errAuthPending = errors.New("server: handshake waits for the authorizer")
@@ -173,6 +192,8 @@ func (c *conn) finishConnect(head []byte, verdict error) {
 		c.reject(ae.Status, authReason(ae.Status), "authorizer: "+http.StatusText(ae.Status))
 		return
 	}
+	_, query := httphead.Parse(head)
+	c.client = c.clientJSON(query) // with the user the authorizer named
 	c.upgrade(head)
 }
 
