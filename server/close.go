@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/protocol"
 )
@@ -60,6 +61,7 @@ func (c *conn) close(d *disconnect) {
 	c.srv.wheel.Clear(c)
 	for _, ch := range c.channels {
 		c.srv.leaveChannel([]byte(ch), c)
+		c.emitChannel(events.Leave, ch)
 	}
 	c.channels = nil
 	if !wasOpen {
@@ -84,6 +86,7 @@ func (c *conn) close(d *disconnect) {
 	if wasOpen {
 		c.srv.connClosed(d.code)
 		c.logClosed(d)
+		c.emitDisconnect(d.code)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/pool"
 )
@@ -83,6 +84,7 @@ func (c *conn) join(name []byte) {
 	}
 	c.channels = append(c.channels, string(name))
 	c.srv.joinChannel(name, c)
+	c.emitChannel(events.Join, c.channels[len(c.channels)-1])
 }
 
 func (c *conn) leave(name []byte) {
@@ -90,8 +92,10 @@ func (c *conn) leave(name []byte) {
 	if i < 0 {
 		return
 	}
+	ch := c.channels[i]
 	c.channels = slices.Delete(c.channels, i, i+1)
 	c.srv.leaveChannel(name, c)
+	c.emitChannel(events.Leave, ch)
 }
 
 func (c *conn) replyError(id []byte, e *protocol.Error) {
@@ -169,7 +173,10 @@ func (a *authCall) Run() {
 	}
 	a.c.srv.stats.authorized(err, time.Since(began))
 	a.c.mu.Lock()
-	a.c.answer, a.c.ident = err, ident
+	a.c.answer = err
+	if a.connect {
+		a.c.ident = ident
+	}
 	a.c.unlockSubmit(a.c.scheduleLocked(evResume))
 }
 

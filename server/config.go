@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/httphead"
 )
@@ -79,6 +80,9 @@ type Config struct {
 	// Broker connects this node to the others; the zero value is the
 	// in-memory broker of a single node.
 	Broker broker.Config
+	// Events posts connect, disconnect, join and leave events to a webhook
+	// in batches (events.go); an empty URL is off.
+	Events events.Config
 	// MaxHTTPConns bounds concurrent plain HTTP connections; one over it
 	// gets 503 (GET /healthz is answered apart, see health.go). Default 4096.
 	MaxHTTPConns int
@@ -180,6 +184,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxHTTPConnsPerIP = cmp.Or(c.MaxHTTPConnsPerIP, defaultHTTPConnsPerIP)
 	c.TLSHandshakes = cmp.Or(c.TLSHandshakes, max(1, runtime.GOMAXPROCS(0)/2))
 	c.Broker = c.Broker.WithDefaults()
+	c.Events = c.Events.WithDefaults()
 	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections())
 	c.MaxChannels = cmp.Or(c.MaxChannels, defaultMaxChannels)
 	c.RateLimit = cmp.Or(c.RateLimit, off)
@@ -227,6 +232,8 @@ func (c Config) Validate() error {
 	check(c.Auth.MaxConns > 0, "authorizer connections must be positive, got %d", c.Auth.MaxConns)
 	check(c.MaxHTTPConns > 0, "max HTTP connections must be positive, got %d", c.MaxHTTPConns)
 	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "TLS needs both a certificate and a key file")
+	check(c.Events.MaxBatch > 0 && c.Events.QueueSize > 0 && c.Events.MaxDelay > 0 && c.Events.Timeout > 0,
+		"event webhook batch, queue, delay and timeout must be positive")
 	check(c.TLSHandshakes > 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
 	check(c.DrainPeriod < c.ShutdownTimeout, "the drain period (%v) must be shorter than the shutdown timeout (%v)", c.DrainPeriod, c.ShutdownTimeout)
 	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9 && c.MaxUpgradesPerSecond <= 1e9, "rate limits above 1e9 per second: %d, %d", c.RateLimit, c.JoinRateLimit)

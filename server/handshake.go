@@ -74,6 +74,7 @@ func (c *conn) upgrade(head []byte) bool {
 		return false
 	}
 	c.opened(len(head))
+	c.emitConnect()
 	c.joinAssigned()
 	return c.frames()
 }

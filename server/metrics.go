@@ -6,6 +6,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/prom"
 )
@@ -29,6 +30,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	writeFanoutMetrics(w, &st)
 	writeCommandMetrics(w, &st)
 	s.writeAuthMetrics(w, &st)
+	writeEventMetrics(w, &st.Events)
 	metrics.WriteProcessMetrics(w)
 	metrics.WriteFDMetrics(w)
 }
@@ -90,4 +92,10 @@ func (s *Server) writeAuthMetrics(w io.Writer, st *Stats) {
 		prom.Sample(w, "wsify_authorizer_calls_total", "verdict", v, st.AuthCalls[v])
 	}
 	s.stats.authLatency.Write(w, "wsify_authorizer_duration_seconds", "Time an authorizer call took.")
+}
+
+func writeEventMetrics(w io.Writer, e *events.Stats) {
+	prom.Counter(w, "wsify_events_sent_total", "Lifecycle events the webhook took.", e.Sent)
+	prom.Counter(w, "wsify_events_dropped_total", "Lifecycle events dropped: the webhook's queue was full.", e.Dropped)
+	prom.Counter(w, "wsify_events_failed_requests_total", "Webhook requests that failed; their events are sent again.", e.Failed)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/pool"
@@ -48,7 +49,8 @@ type Server struct {
 	draining atomic.Bool // set by Shutdown: no new connections
 	lim      limits      // connection limits and the ping sweeper (limits.go)
 	httpDone chan struct{}
-	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
+	admin    adminServer  // operator endpoints on cfg.AdminAddr; see admin.go
+	events   *events.Sink // the lifecycle webhook; nil when off (events.go)
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
@@ -100,6 +102,7 @@ func (s *Server) Start() error {
 	}
 	s.lfd, s.addr = lfd, addr
 	s.workers = pool.New(s.cfg.Workers, s.taskPanicked)
+	s.events = events.New(s.cfg.Events)
 	if s.auth != nil {
 		s.authPool = pool.New(s.cfg.Auth.MaxConns, s.taskPanicked)
 	}
@@ -160,5 +163,8 @@ func (s *Server) stopAll() {
 	}
 	s.closeBroker()
 	s.workers.Close()
+	if s.events != nil {
+		s.events.Close()
+	}
 	s.poller.Close()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/prom"
 )
@@ -173,6 +174,7 @@ type Stats struct {
 	Commands   map[string]map[string]uint64 `json:"commands"`    // client commands, by command and result
 	AuthCalls  map[string]uint64            `json:"authorizer"`  // authorizer calls, by verdict
 	Broker     broker.Stats                 `json:"broker"`      // the broker's state and counters
+	Events     events.Stats                 `json:"events"`      // the lifecycle webhook (zero when off)
 }
 
 // LimitStats counts what the limits did since the server started.
@@ -216,6 +218,9 @@ func (s *Server) Stats() Stats {
 			byResult[resultNames[r]] = st.commands[k][r].Load()
 		}
 		out.Commands[protocol.Kind(k).String()] = byResult
+	}
+	if s.events != nil {
+		out.Events = s.events.Stats()
 	}
 	for v := range st.authCalls {
 		out.AuthCalls[verdictNames[v]] = st.authCalls[v].Load()

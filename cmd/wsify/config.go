@@ -48,6 +48,11 @@ func settings(o *options) []setting {
 		{"authorizer-url", "WSIFY_AUTHORIZER_URL", "authorizer webhook URL; empty: allow everything", (*urlValue)(&c.Auth.URL)},
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
+		{"events-url", "WSIFY_EVENTS_URL", "webhook that receives connect, disconnect, join and leave events in batches; empty: off", (*urlValue)(&c.Events.URL)},
+		{"events-max-batch", "WSIFY_EVENTS_MAX_BATCH", "most events in one webhook request", (*intValue)(&c.Events.MaxBatch)},
+		{"events-max-delay", "WSIFY_EVENTS_MAX_DELAY", "longest an event waits for its batch", (*durationValue)(&c.Events.MaxDelay)},
+		{"events-queue", "WSIFY_EVENTS_QUEUE", "events waiting for the webhook at most; past it they are dropped and counted", (*intValue)(&c.Events.QueueSize)},
+		{"events-grace", "WSIFY_EVENTS_GRACE", "a user's leave undone by a join within this long is not reported; 0: off", (*offDurationValue)(&c.Events.Grace)},
 		{"max-http-conns", "WSIFY_MAX_HTTP_CONNS", "plain HTTP connections served at once", (*intValue)(&c.MaxHTTPConns)},
 		{"max-http-conns-per-ip", "WSIFY_MAX_HTTP_CONNS_PER_IP", "plain HTTP connections one client address may hold (over it: 429); 0: off", (*offIntValue)(&c.MaxHTTPConnsPerIP)},
 		{"http-idle-timeout", "WSIFY_HTTP_IDLE_TIMEOUT", "time a keep-alive HTTP connection may wait for its next request", (*durationValue)(&c.HTTPIdleTimeout)},
@@ -107,6 +112,8 @@ func checkChoices(o options) error {
 		return fmt.Errorf("log format %q: want text or json", o.logFormat)
 	case !urlValue(o.server.Auth.URL).ok():
 		return errors.New("authorizer URL (--authorizer-url, WSIFY_AUTHORIZER_URL): want an http:// or https:// URL")
+	case !urlValue(o.server.Events.URL).ok():
+		return errors.New("events URL (--events-url, WSIFY_EVENTS_URL): want an http:// or https:// URL")
 	}
 	return nil
 }
