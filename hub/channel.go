@@ -8,10 +8,19 @@ type channel struct {
 	mu    sync.Mutex
 	subs  []Subscriber
 	index map[Subscriber]int // position of each subscriber in subs
+	hist  *history           // nil: keeps no history; set at creation
+	dead  bool               // a history channel removed from its shard
 }
 
 func newChannel() *channel {
 	return &channel{index: make(map[Subscriber]int, 1)}
+}
+
+// keep marks the moment the last subscriber left a channel with history.
+func (c *channel) keep(now int64) {
+	c.mu.Lock()
+	c.hist.touched = now
+	c.mu.Unlock()
 }
 
 func (c *channel) len() int {
@@ -23,6 +32,10 @@ func (c *channel) len() int {
 func (c *channel) add(s Subscriber) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.addLocked(s)
+}
+
+func (c *channel) addLocked(s Subscriber) bool {
 	if _, ok := c.index[s]; ok {
 		return false
 	}
