@@ -29,6 +29,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	writeFanoutMetrics(w, &st)
 	writeCommandMetrics(w, &st)
 	s.writeAuthMetrics(w, &st)
+	s.writeHistoryMetrics(w)
 	metrics.WriteProcessMetrics(w)
 	metrics.WriteFDMetrics(w)
 }
@@ -90,4 +91,14 @@ func (s *Server) writeAuthMetrics(w io.Writer, st *Stats) {
 		prom.Sample(w, "wsify_authorizer_calls_total", "verdict", v, st.AuthCalls[v])
 	}
 	s.stats.authLatency.Write(w, "wsify_authorizer_duration_seconds", "Time an authorizer call took.")
+}
+
+// writeHistoryMetrics writes the history's memory and drops; nothing
+// when no channel keeps history.
+func (s *Server) writeHistoryMetrics(w io.Writer) {
+	if s.ns == nil {
+		return
+	}
+	prom.Gauge(w, "wsify_history_bytes", "Memory charged to every channel history of this node.", s.hub.HistoryBytes())
+	prom.Counter(w, "wsify_history_dropped_total", "Channel histories dropped for the node's history memory bound (their epochs changed).", s.hub.HistoriesDropped())
 }

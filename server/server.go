@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/hub"
+	"github.com/wsify/wsify/namespace"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/pool"
 	"github.com/wsify/wsify/server/internal/wheel"
@@ -49,6 +50,10 @@ type Server struct {
 	lim      limits      // connection limits and the ping sweeper (limits.go)
 	httpDone chan struct{}
 	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
+
+	ns        *namespace.Table // channel options; nil when no channel keeps history (history.go)
+	sweepStop chan struct{}    // stops the history sweeper; nil without one
+	sweepDone chan struct{}
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
@@ -67,6 +72,9 @@ func New(cfg Config) (*Server, error) {
 	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }
 	if err := s.setupTLS(); err != nil {
 		return nil, err
+	}
+	if err := s.loadNamespaces(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
 	}
 	return s, nil
 }
@@ -103,7 +111,8 @@ func (s *Server) Start() error {
 	if s.auth != nil {
 		s.authPool = pool.New(s.cfg.Auth.MaxConns, s.taskPanicked)
 	}
-	s.hub = hub.New(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers})
+	s.hub = hub.New(s.historyHub(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers}))
+	s.startSweeper()
 	s.wheel = wheel.New(wheelTick, func(c *conn) { c.schedule(evTimeout) })
 	s.startLimits()
 	s.startHTTP()
@@ -153,6 +162,7 @@ func (s *Server) stopAll() {
 	<-s.httpDone
 	s.stopAdmin()
 	s.wheel.Close()
+	s.stopSweeper()
 	s.stopLimits()
 	if s.authPool != nil {
 		s.authPool.Close()
