@@ -69,7 +69,10 @@ func TestOffsetsCountFromOneAndAJoinRecoversWhatItMissed(t *testing.T) {
 	s := &memSub{record: true}
 	var replied hub.Position
 	var recovered bool
-	first, ok := h.JoinAt([]byte("hist"), s, &hub.Position{Offset: 2, Epoch: pos.Epoch}, func(p hub.Position, r bool) { replied, recovered = p, r })
+	first, ok := h.JoinAt([]byte("hist"), s, &hub.Position{Offset: 2, Epoch: pos.Epoch}, func(p hub.Position, r bool, missed []*hub.Message) {
+		replied, recovered = p, r
+		replay(s, missed)
+	})
 	if !first || !ok || !recovered || replied != pos {
 		t.Fatalf("join: first %v ok %v recovered %v at %+v", first, ok, recovered, replied)
 	}
@@ -86,7 +89,7 @@ func TestOffsetsCountFromOneAndAJoinRecoversWhatItMissed(t *testing.T) {
 		"from the future": {Offset: 9, Epoch: pos.Epoch},
 	} {
 		s2 := &memSub{record: true}
-		h.JoinAt([]byte("hist"), s2, &since, func(_ hub.Position, r bool) { recovered = r })
+		h.JoinAt([]byte("hist"), s2, &since, func(_ hub.Position, r bool, missed []*hub.Message) { recovered = r; replay(s2, missed) })
 		s2.Flush()
 		if recovered || len(got(s2)) != 0 {
 			t.Errorf("%s: recovered %v, replayed %v", name, recovered, got(s2))
@@ -142,7 +145,7 @@ func TestHistoryIsBoundedBySizeAndTTL(t *testing.T) {
 func TestTheMemoryBoundDropsTheOldestHistoriesAndChangesTheirEpochs(t *testing.T) {
 	h, c := historyHub(100, time.Hour, 4000)
 	s := &memSub{record: true}
-	h.JoinAt([]byte("hold"), s, nil, func(hub.Position, bool) {})
+	h.JoinAt([]byte("hold"), s, nil, func(hub.Position, bool, []*hub.Message) {})
 	old := publishN(t, h, "hold", 10)
 	c.advance(time.Second)
 	publishN(t, h, "hnew", 10)
@@ -176,7 +179,7 @@ func TestAJoinDuringPublicationsMissesNothingAndGetsNothingTwice(t *testing.T) {
 	for i := range subs {
 		subs[i] = &memSub{record: true}
 		var recovered bool
-		h.JoinAt([]byte("hist"), subs[i], &hub.Position{Offset: uint64(i), Epoch: epoch}, func(_ hub.Position, r bool) { recovered = r })
+		h.JoinAt([]byte("hist"), subs[i], &hub.Position{Offset: uint64(i), Epoch: epoch}, func(_ hub.Position, r bool, missed []*hub.Message) { recovered = r; replay(subs[i], missed) })
 		if !recovered {
 			t.Fatalf("joiner %d not recovered", i)
 		}
@@ -193,5 +196,11 @@ func TestAJoinDuringPublicationsMissesNothingAndGetsNothingTwice(t *testing.T) {
 				t.Fatalf("joiner %d: publication %d is %s", i, j, f)
 			}
 		}
+	}
+}
+
+func replay(s *memSub, missed []*hub.Message) {
+	for _, m := range missed {
+		s.Enqueue(m)
 	}
 }

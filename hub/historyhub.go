@@ -91,13 +91,15 @@ func (h *Hub) PublishAt(name []byte, build func(offset uint64) *Message) (pos Po
 }
 
 // JoinAt subscribes s to a channel with history. Under the channel's lock
-// it calls reply with the channel's position and whether since (nil: none
-// given) is recovered, then queues on s every publication after since
-// when it is, and subscribes s: s gets the reply, the missed publications
-// and the later ones, each once, in offset order. It reports whether s is
-// the first subscriber, and ok false when name keeps no history (nothing
-// is done then).
-func (h *Hub) JoinAt(name []byte, s Subscriber, since *Position, reply func(Position, bool)) (first, ok bool) {
+// it calls reply with the channel's position, whether since (nil: none
+// given) is recovered and, when it is, every publication after since,
+// oldest first, then subscribes s: whatever reply queues on s comes before
+// the later publications, so s gets each once, in offset order. reply
+// queues the missed publications itself because they may be more than a
+// subscriber takes from a live stream at once. It reports whether s is the
+// first subscriber, and ok false when name keeps no history (nothing is
+// done then).
+func (h *Hub) JoinAt(name []byte, s Subscriber, since *Position, reply func(pos Position, recovered bool, missed []*Message)) (first, ok bool) {
 	sh := h.shard(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -107,13 +109,12 @@ func (h *Hub) JoinAt(name []byte, s Subscriber, since *Position, reply func(Posi
 	}
 	ch.mu.Lock()
 	delta := ch.hist.trim(h.now())
+	var missed []*Message
 	recovered := since != nil && ch.hist.holds(*since)
-	reply(ch.hist.position(), recovered)
 	if recovered {
-		for _, m := range ch.hist.after(since.Offset, -1) {
-			s.Enqueue(m)
-		}
+		missed = ch.hist.after(since.Offset, -1)
 	}
+	reply(ch.hist.position(), recovered, missed)
 	first = ch.addLocked(s) && len(ch.subs) == 1
 	ch.mu.Unlock()
 	h.charge(delta)

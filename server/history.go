@@ -127,9 +127,12 @@ func (s *Server) joinHistory(name []byte, c *conn, cmd *protocol.Command) {
 	if cmd.Since.Given {
 		since = &hub.Position{Offset: cmd.Since.Offset, Epoch: string(cmd.Since.Epoch)}
 	}
-	reply := func(pos hub.Position, recovered bool) {
+	reply := func(pos hub.Position, recovered bool, missed []*hub.Message) {
 		if cmd.ID != nil {
 			c.enqueue(protocol.AppendPositionFrame(nil, cmd.ID, &protocol.Position{Offset: pos.Offset, Epoch: pos.Epoch}, recovery(cmd, recovered)))
+		}
+		for _, m := range missed {
+			c.enqueueReplay(m)
 		}
 	}
 	mu := s.link.stripe(name)
@@ -220,4 +223,21 @@ func (c *conn) joinWithHistory(cmd *protocol.Command) {
 		pos, _ := c.srv.hub.Position(cmd.Channel)
 		c.send(protocol.AppendPositionFrame(nil, cmd.ID, &protocol.Position{Offset: pos.Offset, Epoch: pos.Epoch}, recovery(cmd, false)))
 	}
+}
+
+// enqueueReplay queues a publication a recovering join missed. It is not
+// held to the outbox limit: the replay comes at once and may pass it, and
+// it is bounded by the history, which is bounded by the node's history
+// memory. Live publications queued after it are held to the limit.
+func (c *conn) enqueueReplay(m *hub.Message) {
+	frame := m.Frame
+	if c.deflate {
+		frame = m.Variant()
+	}
+	c.mu.Lock()
+	if !c.closed && c.closing == nil {
+		c.ob.push(frame)
+		c.flushQueued = true
+	}
+	c.mu.Unlock()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/server"
 )
 
@@ -309,5 +310,34 @@ func TestHistoryIsRefusedWithANetworkedBroker(t *testing.T) {
 		if _, err := server.New(cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", driver, err)
 		}
+	}
+}
+
+// The authorizer sees a history command's limit and since, and a join's
+// since, as the server decoded them, and what runs is what it saw.
+func TestTheAuthorizerSeesLimitAndSince(t *testing.T) {
+	pa := newPolicyAuthorizer(t, readStruct)
+	s := historyServer(t, server.Config{Auth: auth.Config{URL: pa.srv.URL}})
+	var p position
+	for i := 1; i <= 3; i++ {
+		p = postAt(t, s, "news", fmt.Sprint(i))
+	}
+	c := dial(t, s)
+	send(t, c, `{"command":"history","args":{"channel":"news","limit":2,"limit":1,"since":{"offset":0,"offset":1,"epoch":"`+p.Epoch+`"}},"id":1}`)
+	if h := historyOf(t, recv(t, c)); h.offsets() != "2:2" {
+		t.Fatalf("ran %s", h.offsets())
+	}
+	want := fmt.Sprintf(`{"command":"history","args":{"channel":"news","limit":1,"since":{"offset":1,"epoch":%q}},"id":1,"client":`, p.Epoch)
+	if _, raw := pa.last(); !strings.HasPrefix(raw, want) {
+		t.Fatalf("authorizer saw %s\nwant %s...", raw, want)
+	}
+	send(t, c, `{"command":"join","args":{"channel":"news","limit":5,"since":{"epoch":"`+p.Epoch+`","offset":2}},"id":2}`)
+	if r := decodePosition(t, recv(t, c)); r.Recovered == nil || !*r.Recovered {
+		t.Fatalf("join: %+v", r)
+	}
+	expect(t, c, `{"channel":"news","offset":3,"content":3}`)
+	want = fmt.Sprintf(`{"command":"join","args":{"channel":"news","since":{"offset":2,"epoch":%q}},"id":2,"client":`, p.Epoch)
+	if _, raw := pa.last(); !strings.HasPrefix(raw, want) {
+		t.Fatalf("authorizer saw %s\nwant %s...", raw, want)
 	}
 }
