@@ -10,6 +10,10 @@ type channel struct {
 	index map[Subscriber]int // position of each subscriber in subs
 	hist  *history           // nil: keeps no history; set at creation
 	dead  bool               // a history channel removed from its shard
+	// pending are the joiners of a channel whose history the broker keeps,
+	// holding the publications that arrive until their join is settled
+	// (pending.go); nil when none.
+	pending map[Subscriber]*[]Held
 }
 
 func newChannel() *channel {
@@ -26,7 +30,7 @@ func (c *channel) keep(now int64) {
 func (c *channel) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.subs)
+	return len(c.subs) + len(c.pending)
 }
 
 func (c *channel) add(s Subscriber) bool {
@@ -47,6 +51,10 @@ func (c *channel) addLocked(s Subscriber) bool {
 func (c *channel) remove(s Subscriber) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.pending[s]; ok {
+		delete(c.pending, s)
+		return true
+	}
 	i, ok := c.index[s]
 	if !ok {
 		return false

@@ -167,20 +167,20 @@ func AppendPositionFrame(dst, id []byte, pos *Position, rec Recovery) []byte {
 
 // AppendHistoryJSON appends the answer to a history command or GET
 // /history: {"id":..,"ok":true,"publications":[{"offset":..,"content":..},...],
-// "offset":..,"epoch":..}, with "recovered" as rec says. frames are
-// HistoryFrame encodings, oldest first, and offsets theirs.
-func AppendHistoryJSON(dst, id []byte, offsets []uint64, frames [][]byte, pos Position, rec Recovery) []byte {
+// "offset":..,"epoch":..}, with "recovered" as rec says. contents are the
+// publications' contents, oldest first, and offsets theirs.
+func AppendHistoryJSON(dst, id []byte, offsets []uint64, contents [][]byte, pos Position, rec Recovery) []byte {
 	dst = append(dst, '{')
 	if id != nil {
 		dst = append(append(append(dst, `"id":`...), id...), ',')
 	}
 	dst = append(dst, `"ok":true,"publications":[`...)
-	for i, f := range frames {
+	for i, c := range contents {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = strconv.AppendUint(append(dst, `{"offset":`...), offsets[i], 10)
-		dst = append(append(append(dst, `,"content":`...), HistoryContent(f)...), '}')
+		dst = append(append(append(dst, `,"content":`...), c...), '}')
 	}
 	dst = appendPosition(append(dst, ']'), pos)
 	switch rec {

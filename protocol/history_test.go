@@ -75,7 +75,7 @@ func TestPositionAndHistoryRepliesAreJSON(t *testing.T) {
 		}
 	}
 	frames := [][]byte{HistoryFrame([]byte("n"), 2, []byte(`{"a":1}`)), HistoryFrame([]byte("n"), 3, []byte(`"b"`))}
-	h := AppendHistoryJSON(nil, []byte(`7`), []uint64{2, 3}, frames, *pos, NoRecovery)
+	h := AppendHistoryJSON(nil, []byte(`7`), []uint64{2, 3}, [][]byte{HistoryContent(frames[0]), HistoryContent(frames[1])}, *pos, NoRecovery)
 	want := `{"id":7,"ok":true,"publications":[{"offset":2,"content":{"a":1}},{"offset":3,"content":"b"}],"offset":3,"epoch":"ab"}`
 	if string(h) != want || !json.Valid(h) {
 		t.Fatalf("history %s", h)

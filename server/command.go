@@ -48,11 +48,20 @@ func (c *conn) execute(cmd *protocol.Command) {
 	}
 	var err error
 	switch history := c.srv.keepsHistory(cmd.Channel); {
+	case cmd.Kind == protocol.KindHistory && history && c.srv.hist != nil:
+		c.askHistory(cmd, false)
+		return
 	case cmd.Kind == protocol.KindHistory:
 		c.historyCommand(cmd)
 		return
+	case cmd.Kind == protocol.KindJoin && history && c.srv.hist != nil:
+		c.joinRemote(cmd)
+		return
 	case cmd.Kind == protocol.KindJoin && history:
 		c.joinWithHistory(cmd)
+		return
+	case cmd.Kind == protocol.KindBroadcast && history && c.srv.hist != nil:
+		c.askBroker(cmd) // concluded in resume
 		return
 	case cmd.Kind == protocol.KindBroadcast && history:
 		_, pos := c.srv.publishHistory(cmd.Channel, cmd.Content)
@@ -179,6 +188,9 @@ func (c *conn) resume() {
 		c.finishConnect(msg, verdict)
 	case c.pub != nil:
 		c.finishBroadcast(verdict)
+		c.frames()
+	case c.hcall != nil:
+		c.finishHistoryCall(verdict)
 		c.frames()
 	default:
 		c.finishCommand(msg, verdict)

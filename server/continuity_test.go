@@ -131,35 +131,53 @@ func dialSmallWindowWS(t *testing.T, s *server.Server) *websocket.Conn {
 // rejoins with since, has its TCP connection closed from its side, rejoins
 // again, and ends with every publication exactly once, in offset order.
 func TestContinuityOnOneNode(t *testing.T) {
-	const total = 2000
-	s := historyServer(t, server.Config{HistorySize: total, HistoryTTL: 5 * time.Minute, OutboxBytes: 64 << 10})
-	c := &continuity{t: t, channel: freshChannel("continuity")}
+	s := historyServer(t, server.Config{HistorySize: continuityTotal, HistoryTTL: 5 * time.Minute, OutboxBytes: 64 << 10})
+	runContinuity(t, s, s, s)
+}
 
-	ws := dialSmallWindowWS(t, s)
-	c.epoch = joinAt(t, ws, c.channel, "").Epoch
-	published := stream(s, c.channel, total, 200)
+const continuityTotal = 2000
 
-	c.readUntil(ws, 200)
-	slow := s.Stats().SlowConsumers // and read no more until the server drops it
-	if !testutil.Poll(testutil.Timeout, func() bool { return s.Stats().SlowConsumers > slow }) {
+// runContinuity subscribes on a, publishes the stream on b, cuts the
+// subscriber twice and rejoins it on c each time.
+func runContinuity(t *testing.T, a, b, c *server.Server) {
+	const total = continuityTotal
+	cont := &continuity{t: t, channel: freshChannel("continuity")}
+
+	ws := dialSmallWindowWS(t, a)
+	cont.epoch = joinAt(t, ws, cont.channel, "").Epoch
+	published := stream(b, cont.channel, total, 200)
+
+	cont.readUntil(ws, 200)
+	slow := a.Stats().SlowConsumers // and read no more until the server drops it
+	if !testutil.Poll(testutil.Timeout, func() bool { return a.Stats().SlowConsumers > slow }) {
 		t.Fatal("the subscriber that stopped reading was not dropped")
 	}
-	c.drain(ws)
-	t.Logf("dropped as a slow consumer after offset %d", c.last())
+	cont.drain(ws)
+	t.Logf("dropped as a slow consumer after offset %d", cont.last())
+	if cont.last() >= total-200 {
+		t.Fatalf("dropped too late to test anything: after offset %d", cont.last())
+	}
 
-	ws = dial(t, s)
-	c.rejoin(ws)
-	c.readUntil(ws, c.last()+300)
+	ws = dial(t, c)
+	cont.rejoin(ws)
+	cont.readUntil(ws, cont.last()+300)
 	ws.UnderlyingConn().Close()
-	t.Logf("closed from the client after offset %d", c.last())
+	t.Logf("closed from the client after offset %d", cont.last())
 
-	ws = dial(t, s)
-	c.rejoin(ws)
-	c.readUntil(ws, total)
+	ws = dial(t, c)
+	cont.rejoin(ws)
+	cont.readUntil(ws, total)
 	if err := <-published; err != nil {
 		t.Fatal(err)
 	}
-	if len(c.got) != total {
-		t.Fatalf("got %d publications, want %d", len(c.got), total)
+	if len(cont.got) != total {
+		t.Fatalf("got %d publications, want %d", len(cont.got), total)
 	}
+}
+
+// TestContinuityOnThreeNodesOverRedis: the same on three nodes sharing a
+// real redis-server: subscribed on A, published on B, rejoined on C.
+func TestContinuityOnThreeNodesOverRedis(t *testing.T) {
+	nodes, _ := redisHistoryNodes(t, 3, server.Config{HistorySize: continuityTotal, HistoryTTL: 5 * time.Minute, OutboxBytes: 64 << 10})
+	runContinuity(t, nodes[0], nodes[1], nodes[2])
 }

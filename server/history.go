@@ -43,7 +43,7 @@ func (s *Server) loadNamespaces() error {
 	case b.Driver == "nats":
 		return fmt.Errorf("channel history is not available with the nats broker (core NATS keeps nothing): use the redis broker for history, or turn history off")
 	case b.Driver == "redis":
-		return fmt.Errorf("channel history with the redis broker is not implemented yet: use the memory broker (one node) or turn history off")
+		s.remoteHistory = true // kept in Redis (historyremote.go)
 	case b.URL != "":
 		return fmt.Errorf("channel history needs a node-private memory broker: %s is shared by several nodes, whose offsets would differ", b.RedactedURL())
 	}
@@ -52,7 +52,7 @@ func (s *Server) loadNamespaces() error {
 
 // historyHub is the hub's history configuration: none without history.
 func (s *Server) historyHub(cfg hub.Config) hub.Config {
-	if s.ns == nil {
+	if s.ns == nil || s.remoteHistory {
 		return cfg
 	}
 	var epoch [6]byte
@@ -76,7 +76,7 @@ func (s *Server) keepsHistory(channel []byte) bool {
 
 // startSweeper trims expired publications once a second.
 func (s *Server) startSweeper() {
-	if s.ns == nil {
+	if s.ns == nil || s.remoteHistory {
 		return
 	}
 	s.sweepStop = make(chan struct{})
@@ -167,6 +167,9 @@ func (s *Server) History(id []byte, q HistoryQuery) ([]byte, *protocol.Error) {
 	if !s.keepsHistory(q.Channel) {
 		return nil, protocol.ErrNotEnabled
 	}
+	if s.hist != nil {
+		return s.remoteHistoryAnswer(id, q)
+	}
 	limit := q.Limit
 	if limit == protocol.NoLimit {
 		limit = protocol.MaxHistoryLimit
@@ -182,7 +185,7 @@ func (s *Server) History(id []byte, q HistoryQuery) ([]byte, *protocol.Error) {
 		rec = recovered
 		for i, m := range pubs {
 			offsets = append(offsets, first+uint64(i))
-			frames = append(frames, m.Frame)
+			frames = append(frames, protocol.HistoryContent(m.Frame))
 		}
 	})
 	r := protocol.NoRecovery

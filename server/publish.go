@@ -27,6 +27,10 @@ func (s *Server) Publish(channel, content []byte) (int, error) {
 // channel keeps history (nil otherwise).
 func (s *Server) PublishAt(channel, content []byte) (int, *protocol.Position, error) {
 	if s.keepsHistory(channel) {
+		if s.hist != nil {
+			pos, err := s.publishRemote(channel, content)
+			return 0, pos, err
+		}
 		n, pos := s.publishHistory(channel, content)
 		return n, pos, nil
 	}

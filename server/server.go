@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/namespace"
 	"github.com/wsify/wsify/netpoll"
@@ -51,9 +52,13 @@ type Server struct {
 	httpDone chan struct{}
 	admin    adminServer // operator endpoints on cfg.AdminAddr; see admin.go
 
-	ns        *namespace.Table // channel options; nil when no channel keeps history (history.go)
-	sweepStop chan struct{}    // stops the history sweeper; nil without one
-	sweepDone chan struct{}
+	ns   *namespace.Table // channel options; nil when no channel keeps history (history.go)
+	hist broker.Historian // the broker keeping the histories; nil: the hub keeps them (or none)
+	// remoteHistory says the broker keeps the histories (Redis), known
+	// from the config before the broker is open.
+	remoteHistory bool
+	sweepStop     chan struct{} // stops the history sweeper; nil without one
+	sweepDone     chan struct{}
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
