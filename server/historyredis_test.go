@@ -110,3 +110,27 @@ func TestRedisRecoveryOnAnotherNodeAndAfterAFlush(t *testing.T) {
 	}
 	expect(t, c, `{"channel":"news","offset":1,"content":6}`)
 }
+
+// TestRedisHistoryIsBoundedBySizeAndTTL: Redis keeps the last history_size
+// publications, and a history idle for its TTL is gone, its epoch with it.
+func TestRedisHistoryIsBoundedBySizeAndTTL(t *testing.T) {
+	nodes, _ := redisHistoryNodes(t, 1, server.Config{HistorySize: 3, HistoryTTL: 400 * time.Millisecond})
+	s := nodes[0]
+	var p position
+	for i := 1; i <= 5; i++ {
+		p = postAt(t, s, "news", fmt.Sprint(i))
+	}
+	code, body := get(t, httpURL(s, "/history?channel=news"))
+	if h := historyOf(t, body); code != 200 || h.offsets() != "3:3 4:4 5:5" || h.Offset != 5 {
+		t.Fatalf("GET /history: %d %s", code, body)
+	}
+	c := dial(t, s)
+	if r := joinAt(t, c, "news", sinceOf(1, p.Epoch)); r.Recovered == nil || *r.Recovered {
+		t.Fatalf("publication 2 was trimmed, yet %+v", r)
+	}
+	eventually(t, "the history expired", func() bool {
+		_, body := get(t, httpURL(s, "/history?channel=news"))
+		h := historyOf(t, body)
+		return len(h.Publications) == 0 && h.Epoch != p.Epoch
+	})
+}
