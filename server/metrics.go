@@ -93,10 +93,10 @@ func (s *Server) writeAuthMetrics(w io.Writer, st *Stats) {
 	s.stats.authLatency.Write(w, "wsify_authorizer_duration_seconds", "Time an authorizer call took.")
 }
 
-// writeHistoryMetrics writes the history's memory and drops; nothing
-// when no channel keeps history.
+// writeHistoryMetrics writes the node's history memory and drops; nothing
+// when no channel keeps history, or when the broker keeps it (Redis).
 func (s *Server) writeHistoryMetrics(w io.Writer) {
-	if s.ns == nil {
+	if s.ns == nil || s.remoteHistory {
 		return
 	}
 	prom.Gauge(w, "wsify_history_bytes", "Memory charged to every channel history of this node.", s.hub.HistoryBytes())
