@@ -45,7 +45,14 @@ func (ci ClientInfo) JSON() []byte {
 // it will be used, content and id raw JSON (nil when absent) and client
 // ClientInfo.JSON.
 func CommandBody(kind string, channel, content, id, client []byte) []byte {
-	out := make([]byte, 0, 64+len(kind)+2*len(channel)+len(content)+len(id)+len(client))
+	return CommandBodyArgs(kind, channel, content, nil, id, client)
+}
+
+// CommandBodyArgs is CommandBody with more members of args, extra, which
+// the server encodes from what it decoded (history's limit and since):
+// extra is empty or starts with a comma.
+func CommandBodyArgs(kind string, channel, content, extra, id, client []byte) []byte {
+	out := make([]byte, 0, 64+len(kind)+2*len(channel)+len(content)+len(extra)+len(id)+len(client))
 	out = append(out, `{"command":"`...)
 	out = append(out, kind...)
 	out = append(out, `","args":{"channel":`...)
@@ -54,6 +61,7 @@ func CommandBody(kind string, channel, content, id, client []byte) []byte {
 		out = append(out, `,"content":`...)
 		out = append(out, content...)
 	}
+	out = append(out, extra...)
 	out = append(out, '}')
 	if id != nil {
 		out = append(out, `,"id":`...)

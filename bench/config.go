@@ -72,6 +72,10 @@ type Config struct {
 	// plain syscalls, the leanest) or "gobwas" (ws.Dialer on a net.Conn).
 	// Default "raw".
 	ChurnClient string
+	// History is how many publications each channel keeps on a
+	// self-started server (WSIFY_HISTORY_SIZE, with a history memory bound
+	// no run reaches); deliveries then carry offsets. 0: history off.
+	History int
 	// Auth starts a local authorizer (its own process) and points the
 	// self-started server at it (connect).
 	Auth bool
@@ -114,6 +118,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ChurnClient != "raw" && c.ChurnClient != "gobwas" {
 		return c, fmt.Errorf("bench: -churn-client %q: want raw or gobwas", c.ChurnClient)
+	}
+	if c.History < 0 || (c.History > 0 && c.Addr != "") {
+		return c, errors.New("bench: -history needs a self-started server (no -addr) and a count from 0")
 	}
 	if c.Auth && c.Addr != "" {
 		return c, errors.New("bench: -auth needs a self-started server (no -addr)")

@@ -24,7 +24,28 @@ func (s *session) fanout() error {
 	defer pub.close()
 	fr := &FanoutResult{Subscribers: ramp.Joined}
 	s.res.Fanout = fr
-	return s.fanoutMeasure(fr, pub)
+	if err := s.fanoutMeasure(fr, pub); err != nil {
+		return err
+	}
+	return s.historyCost(fr)
+}
+
+// historyCost reads the history's memory after a run with -history.
+func (s *session) historyCost(fr *FanoutResult) error {
+	if s.cfg.History == 0 {
+		return nil
+	}
+	b, err := s.tgt.metric("wsify_history_bytes")
+	if err != nil {
+		return err
+	}
+	var kept uint64
+	for _, n := range spread(fr.Published, s.cfg.Channels) {
+		kept += min(n, uint64(s.cfg.History))
+	}
+	fr.HistoryBytes = int64(b)
+	fr.HistoryPerPub = b / float64(max(kept, 1))
+	return nil
 }
 
 func (s *session) publisher() (publisher, error) {

@@ -87,6 +87,7 @@ var (
 	errorReply  = []byte(`"error":`)
 	channelMark = []byte(`{"channel":"`)
 	stampMark   = []byte(`","content":{"s":`)
+	offsetMark  = []byte(`","offset":`)
 	timeMark    = []byte(`,"t":`)
 )
 
@@ -115,10 +116,23 @@ func appendContent(dst []byte, channel string, seq int, sentNanos int64, size in
 func parseStamp(p []byte) (seq, sent int64, ok bool) {
 	p, ok = bytes.CutPrefix(p, channelMark)
 	i := bytes.IndexByte(p, '"')
-	if !ok || i < 0 || !bytes.HasPrefix(p[i:], stampMark) {
+	if !ok || i < 0 {
 		return 0, 0, false
 	}
-	seq, p = leadingInt(p[i+len(stampMark):])
+	p = p[i:]
+	if rest, hist := bytes.CutPrefix(p, offsetMark); hist { // a channel with history: skip the offset
+		_, rest = leadingInt(rest)
+		p = rest
+		ok = bytes.HasPrefix(p, stampMark[1:])
+		p = p[min(len(p), len(stampMark)-1):]
+	} else {
+		ok = bytes.HasPrefix(p, stampMark)
+		p = p[min(len(p), len(stampMark)):]
+	}
+	if !ok {
+		return 0, 0, false
+	}
+	seq, p = leadingInt(p)
 	if !bytes.HasPrefix(p, timeMark) {
 		return 0, 0, false
 	}

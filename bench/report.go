@@ -146,6 +146,9 @@ func (t *table) fanout(r *Result) {
 	t.row("deliveries", "%d received of %d expected: lost %d, dropped by server close %d, out of order %d; server counted %d",
 		f.Received, f.Expected, f.Lost, f.DroppedByClose, f.Disorder, f.Deliveries)
 	t.row("slow consumers", "%d (/stats); close codes seen %v", f.SlowConsumers, f.CloseCodes)
+	if f.HistoryBytes > 0 {
+		t.row("history", "%d publications kept per channel: %d B in all, %.0f B per kept publication (wsify_history_bytes)", p["history"], f.HistoryBytes, f.HistoryPerPub)
+	}
 	t.row("throughput", "%.0f deliveries/s (first publish to last receive, %.2fs)", f.DeliveriesPerSec, f.DeliverySeconds)
 	l := f.Latency
 	t.row("latency", "p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms (publish to receive, n=%d)", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)

@@ -71,6 +71,10 @@ type FanoutResult struct {
 	FramesPerRead  float64        `json:"client_frames_per_read"`
 	Failures       map[string]int `json:"failures,omitempty"`
 	Window         Window         `json:"window"`
+	// HistoryBytes is the server's wsify_history_bytes after the run, and
+	// HistoryPerPub that over the publications kept (-history only).
+	HistoryBytes  int64   `json:"history_bytes,omitempty"`
+	HistoryPerPub float64 `json:"history_bytes_per_publication,omitempty"`
 }
 
 // ConnectResult is the connect scenario's measure.

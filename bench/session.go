@@ -44,6 +44,9 @@ func (s *session) open() error {
 		s.binDir = filepath.Dir(bin) // removed by close, after perf has read the symbols
 	}
 	env := s.cfg.ServerEnv
+	if s.cfg.History > 0 {
+		env = append(env, fmt.Sprintf("WSIFY_HISTORY_SIZE=%d", s.cfg.History), "WSIFY_HISTORY_TTL=1h", "WSIFY_HISTORY_MAX_BYTES=4294967296")
+	}
 	if s.cfg.Auth {
 		a, err := startAuthorizer()
 		if err != nil {

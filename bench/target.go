@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,6 +151,23 @@ func (t *target) stats() (ServerStats, error) {
 		return s, fmt.Errorf("bench: decoding /stats: %w", err)
 	}
 	return s, nil
+}
+
+// metric reads one unlabelled sample of GET /metrics.
+func (t *target) metric(name string) (float64, error) {
+	resp, err := t.http.Get("http://" + t.Addr + "/metrics")
+	if err != nil {
+		return 0, fmt.Errorf("bench: GET /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("bench: GET /metrics has no %s", name)
 }
 
 // stop ends a self-started server with SIGTERM (its graceful shutdown).

@@ -97,6 +97,13 @@ func TestContentHasSizeAndStamp(t *testing.T) {
 		if !ok || seq != 42 || sent != 1234567890123456789 {
 			t.Errorf("stamp %d %d %v", seq, sent, ok)
 		}
+		withOffset := []byte(`{"channel":"bench-3","offset":917,"content":` + string(c) + `}`)
+		if seq, sent, ok := parseStamp(withOffset); !ok || seq != 42 || sent != 1234567890123456789 {
+			t.Errorf("stamp with an offset %d %d %v", seq, sent, ok)
+		}
+	}
+	if _, _, ok := parseStamp([]byte(`{"channel":"bench-3","offset":9`)); ok {
+		t.Error("a cut frame parsed")
 	}
 }
 

@@ -41,6 +41,11 @@ type Handlers struct {
 	// State is told each change between up and down, and the first state
 	// a networked driver reaches. Calls come one at a time. Nil ignores.
 	State func(Health)
+	// Publication receives a publication on a channel with history
+	// (Historian.PublishAt), this node's own included: every node delivers
+	// them in the broker's order, which is the order of their offsets. It
+	// runs as Message does; the slices are the callee's. Nil drops them.
+	Publication func(channel []byte, offset uint64, content []byte)
 }
 
 // Health is a broker's state.

@@ -25,6 +25,7 @@ type redisBroker struct {
 	keyPrefix string // "<Prefix>:"
 	client    *redis.Client
 	wish      *wishlist
+	confirmed *confirmations // subscriptions Redis confirmed, for WaitSubscribed
 	health    *health
 	counters
 	unanswered atomic.Uint32 // publications in a row Redis did not answer
@@ -61,7 +62,7 @@ func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &redisBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":", client: redis.NewClient(opt),
-		wish: newWishlist(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
+		wish: newWishlist(), confirmed: newConfirmations(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
 	r.self = string(appendEnvelope(nil, node, nil))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
@@ -153,6 +154,7 @@ func (r *redisBroker) session() (wasUp bool, err error) {
 	defer func() {
 		ps.Close()
 		wg.Wait()
+		r.confirmed.reset()
 	}()
 	if err := r.apply(ps, r.wish.all(), nil); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
@@ -222,6 +224,7 @@ func (r *redisBroker) apply(ps *redis.PubSub, sub, unsub []string) error {
 			sub = sub[n:]
 		} else {
 			n := min(len(unsub), batchSize)
+			r.confirmed.unset(unsub[:n]...)
 			err = ps.Unsubscribe(r.ctx, r.keys(unsub[:n])...)
 			unsub = unsub[n:]
 		}
@@ -268,6 +271,10 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 	switch m := msg.(type) {
 	case *redis.Message:
 		r.deliver(m)
+	case *redis.Subscription:
+		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok && m.Kind == "subscribe" {
+			r.confirmed.set(name)
+		}
 	case *redis.Pong:
 		if m.Payload == syncToken {
 			select {
@@ -279,6 +286,10 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 }
 
 func (r *redisBroker) deliver(m *redis.Message) {
+	if strings.HasPrefix(m.Payload, historyMagic) {
+		r.deliverHistory(m)
+		return
+	}
 	if strings.HasPrefix(m.Payload, r.self) {
 		r.own.Add(1) // checked before the copy below: the common echo case
 		return

@@ -52,6 +52,20 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 }
 
+// TestConsoleRecoversAfterAReconnect: on a server keeping history the
+// console shows offsets, and after a disconnect joins again from the last
+// offset it saw, showing the publication it missed.
+func TestConsoleRecoversAfterAReconnect(t *testing.T) {
+	node := browserDeps(t)
+	s := servertest.Start(t, server.Config{HistorySize: 10})
+	shot := filepath.Join(t.TempDir(), "console.png")
+	runConsole(t, node, "http://"+s.Addr().String()+"/", shot, "recover")
+	if got := s.Stats().Published; got != 2 {
+		t.Fatalf("server published %d messages, want 2", got)
+	}
+	checkScreenshot(t, shot)
+}
+
 // browserDeps fails, rather than skips, when the browser stack is missing:
 // a green run must mean the console was really driven.
 func browserDeps(t *testing.T) string {
@@ -79,11 +93,11 @@ func startServer(t *testing.T, admin bool) *server.Server {
 
 // runConsole runs the Node script and answers its "joined" line with a
 // POST /broadcast to the page's origin.
-func runConsole(t *testing.T, node, url, shot string) {
+func runConsole(t *testing.T, node, url, shot string, mode ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, url, shot)
+	cmd := exec.CommandContext(ctx, node, append([]string{script, url, shot}, mode...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -8,21 +8,38 @@ type channel struct {
 	mu    sync.Mutex
 	subs  []Subscriber
 	index map[Subscriber]int // position of each subscriber in subs
+	hist  *history           // nil: keeps no history; set at creation
+	dead  bool               // a history channel removed from its shard
+	// pending are the joiners of a channel whose history the broker keeps,
+	// holding the publications that arrive until their join is settled
+	// (pending.go); nil when none.
+	pending map[Subscriber]*[]Held
 }
 
 func newChannel() *channel {
 	return &channel{index: make(map[Subscriber]int, 1)}
 }
 
+// keep marks the moment the last subscriber left a channel with history.
+func (c *channel) keep(now int64) {
+	c.mu.Lock()
+	c.hist.touched = now
+	c.mu.Unlock()
+}
+
 func (c *channel) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.subs)
+	return len(c.subs) + len(c.pending)
 }
 
 func (c *channel) add(s Subscriber) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.addLocked(s)
+}
+
+func (c *channel) addLocked(s Subscriber) bool {
 	if _, ok := c.index[s]; ok {
 		return false
 	}
@@ -34,6 +51,10 @@ func (c *channel) add(s Subscriber) bool {
 func (c *channel) remove(s Subscriber) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.pending[s]; ok {
+		delete(c.pending, s)
+		return true
+	}
 	i, ok := c.index[s]
 	if !ok {
 		return false

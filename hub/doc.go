@@ -14,6 +14,13 @@
 // subscribers that negotiated permessage-deflate); it is built at most once
 // per publication, by the first subscriber that asks for it.
 //
+// A channel may keep a history (history.go, historyhub.go): its
+// publications get offsets and are kept as encoded messages, and the
+// offset, the history and every subscriber's queue change in one critical
+// section, as does a join that replays what its client missed. Such a
+// channel outlives its subscribers for its TTL. Channels without history
+// take none of these paths.
+//
 // Locks nest as locksordering.txt at the repository root says: shard.mu,
 // then channel.mu, then whatever a Subscriber locks in Enqueue. Nothing here
 // calls into a Subscriber's Flush under a hub lock.

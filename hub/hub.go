@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Subscriber receives encoded frames.
@@ -32,6 +33,16 @@ type Config struct {
 	// MinChunk is the fewest subscribers worth a task of their own.
 	// 0 means 128.
 	MinChunk int
+	// Retention says which channels keep a history (history.go), asked
+	// once when a channel comes to exist. Nil: none does.
+	Retention func(name []byte) Retention
+	// MaxHistoryBytes bounds the memory of every history together; past
+	// it the least recently published histories are dropped. 0: no bound.
+	MaxHistoryBytes int64
+	// Epoch starts every epoch this hub gives a history, so that no two
+	// runs of a node share one. Now is the clock; nil: time.Now.
+	Epoch string
+	Now   func() time.Time
 }
 
 const numShards = 64
@@ -40,8 +51,9 @@ const numShards = 64
 type Hub struct {
 	cfg      Config
 	seed     maphash.Seed
-	channels atomic.Int64 // channels that exist now
+	channels atomic.Int64 // channels with subscribers now
 	shards   [numShards]shard
+	hist     histories
 }
 
 type shard struct {
@@ -56,6 +68,9 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.MinChunk <= 0 {
 		cfg.MinChunk = 128
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	h := &Hub{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range h.shards {
@@ -89,13 +104,22 @@ func (h *Hub) Join(name []byte, s Subscriber) (first bool) {
 	sh := h.shard(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	ch := sh.channels[string(name)]
-	if ch == nil {
-		ch = newChannel()
-		sh.channels[string(name)] = ch
+	ch := h.channelLocked(sh, name)
+	first = ch.add(s) && ch.len() == 1
+	if first {
 		h.channels.Add(1)
 	}
-	return ch.add(s) && ch.len() == 1
+	return first
+}
+
+// channelLocked returns channel name, made when missing; sh.mu is held.
+func (h *Hub) channelLocked(sh *shard, name []byte) *channel {
+	ch := sh.channels[string(name)]
+	if ch == nil {
+		ch = h.newChannel(name)
+		sh.channels[string(name)] = ch
+	}
+	return ch
 }
 
 // Leave unsubscribes s from channel name and reports whether the channel is
@@ -108,8 +132,12 @@ func (h *Hub) Leave(name []byte, s Subscriber) (last bool) {
 	if ch == nil || !ch.remove(s) || ch.len() > 0 {
 		return false
 	}
-	delete(sh.channels, string(name))
 	h.channels.Add(-1)
+	if ch.hist != nil {
+		ch.keep(h.now()) // its history outlives its subscribers, for the TTL
+		return true
+	}
+	delete(sh.channels, string(name))
 	return true
 }
 

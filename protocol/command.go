@@ -13,9 +13,10 @@ const (
 	KindJoin Kind = iota + 1
 	KindLeave
 	KindBroadcast
+	KindHistory
 )
 
-var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast"}
+var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast", KindHistory: "history"}
 
 // NumKinds counts the kinds, 0 (no recognizable command) included: a table
 // indexed by Kind has NumKinds entries, and grows with every kind named
@@ -41,13 +42,28 @@ type Command struct {
 	ID      []byte // raw JSON of "id" (string or number); nil when absent
 	Channel []byte // channel name, unescaped and trimmed
 	Content []byte // raw JSON of args.content; nil when absent
+	// Limit is args.limit of a history command; NoLimit when absent.
+	Limit int
+	// Since is args.since of a join or history command: the last
+	// publication the client saw. Since.Given is false when absent.
+	Since Since
 }
+
+// Since is a position in a channel's history as a client names it.
+type Since struct {
+	Given  bool
+	Offset uint64
+	Epoch  []byte // unescaped; points into the message unless it held escapes
+}
+
+// NoLimit is Command.Limit when the client gave none.
+const NoLimit = -1
 
 // Decode decodes a client message. maxChannel bounds the channel name
 // (DefaultMaxChannelBytes when 0). On error the returned Command still holds
 // the ID when one was validly given, so the error reply can carry it.
 func Decode(c *Command, p []byte, maxChannel int) *Error {
-	*c = Command{Raw: p}
+	*c = Command{Raw: p, Limit: NoLimit}
 	var name, args, id []byte
 	err := scanMessage(p, func(key, value []byte) {
 		switch {
@@ -115,13 +131,17 @@ func kindOf(name []byte) Kind {
 }
 
 func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
-	var channel []byte
+	var channel, limit, since []byte
 	scanObject(args, 0, 1, func(key, value []byte) {
 		switch {
 		case keyIs(key, "channel"):
 			channel = value
 		case keyIs(key, "content"):
 			c.Content = value
+		case keyIs(key, "limit"):
+			limit = value
+		case keyIs(key, "since"):
+			since = value
 		}
 	})
 	ch, err := channelName(channel, maxChannel)
@@ -132,7 +152,7 @@ func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
 	if c.Kind == KindBroadcast && c.Content == nil {
 		return ErrNoContent
 	}
-	return nil
+	return c.decodeHistoryArgs(limit, since)
 }
 
 // ChannelName turns the raw JSON value of a channel into its name: the

@@ -22,10 +22,13 @@ var (
 	ErrBadID           = &Error{"bad_command", `"id" must be a string or a number`, http.StatusBadRequest}
 	ErrBadArgs         = &Error{"bad_command", `"args" must be an object`, http.StatusBadRequest}
 	ErrNoContent       = &Error{"bad_command", `broadcast needs "content"`, http.StatusBadRequest}
-	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave or broadcast", http.StatusBadRequest}
+	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave, broadcast or history", http.StatusBadRequest}
 	ErrBadChannel      = &Error{"bad_channel", "channel must be a non-empty string within the length limit", http.StatusBadRequest}
 	ErrNotAuthorized   = &Error{"not_authorized", "the authorizer refused this command", http.StatusForbidden}
 	ErrTooManyChannels = &Error{"too_many_channels", "this connection has joined too many channels", http.StatusBadRequest}
 	ErrRateLimited     = &Error{"rate_limited", "too many commands per second", http.StatusTooManyRequests}
+	ErrBadSince        = &Error{"bad_command", `"since" must be {"offset":<integer from 0>,"epoch":<string>}`, http.StatusBadRequest}
+	ErrBadLimit        = &Error{"bad_command", `"limit" must be an integer from 0`, http.StatusBadRequest}
+	ErrNotEnabled      = &Error{"not_enabled", "this channel keeps no history", http.StatusBadRequest}
 	ErrUnavailable     = &Error{"unavailable", "the server cannot take this now, try again later", http.StatusServiceUnavailable}
 )

@@ -110,6 +110,10 @@ func (s *Server) operatorHandler(path string) fasthttp.RequestHandler {
 		return s.handleConsole
 	case "/console.json":
 		return s.handleConsoleConfig
+	case "/history":
+		if s.ns != nil { // without history the path stays unknown, as before it
+			return s.handleHistory
+		}
 	}
 	return nil
 }

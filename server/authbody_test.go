@@ -38,7 +38,7 @@ func policy(v view) bool {
 	switch v.Command {
 	case "leave":
 		return true
-	case "join", "broadcast":
+	case "join", "broadcast", "history":
 		name, private := strings.CutPrefix(v.Channel, "private-")
 		return !private || v.User != "" && name == v.User
 	}

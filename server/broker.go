@@ -49,11 +49,19 @@ var wrapBroker = func(b broker.Broker) broker.Broker { return b }
 // openBroker starts the broker. Its messages feed the hub, which Start
 // creates later: none can come before a client has joined a channel.
 func (s *Server) openBroker() error {
-	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState})
+	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState, Publication: s.fromBrokerAt})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	b = wrapBroker(b)
+	if s.remoteHistory {
+		h, ok := b.(broker.Historian)
+		if !ok {
+			b.Close()
+			return fmt.Errorf("server: the %s broker keeps no history", s.cfg.Broker.Driver)
+		}
+		s.hist = h
+	}
 	s.link.b, s.link.seed = b, maphash.MakeSeed()
 	if b.Blocking() {
 		s.link.pubs = pool.New(brokerCallers(), s.taskPanicked)
@@ -79,8 +87,12 @@ func (s *Server) closeBroker() {
 // and publications stay in order, while no worker waits. The call gets
 // copies: what cmd points into is the read buffer, reused meanwhile.
 func (c *conn) askBroker(cmd *protocol.Command) {
-	c.pub = &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel),
-		frame: protocol.BroadcastFrame(cmd.Channel, cmd.Content)}
+	c.pub = &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel)}
+	if c.srv.keepsHistory(cmd.Channel) {
+		c.pub.content = bytes.Clone(cmd.Content) // the broker numbers it (historyremote.go)
+	} else {
+		c.pub.frame = protocol.BroadcastFrame(cmd.Channel, cmd.Content)
+	}
 	c.waitFor(c.srv.link.pubs, c.pub)
 }
 
@@ -91,11 +103,18 @@ type pubCall struct {
 	c       *conn
 	id      []byte // the command's id; nil when it gave none
 	channel []byte
-	frame   []byte
+	frame   []byte             // nil on a channel with history
+	content []byte             // on a channel with history
+	pos     *protocol.Position // set by Run on a channel with history
 }
 
 func (p *pubCall) Run() {
-	_, err := p.c.srv.publish(p.channel, p.frame)
+	var err error
+	if p.frame == nil {
+		_, p.pos, err = p.c.srv.PublishAt(p.channel, p.content)
+	} else {
+		_, err = p.c.srv.publish(p.channel, p.frame)
+	}
 	p.c.mu.Lock()
 	p.c.answer = err
 	p.c.unlockSubmit(p.c.scheduleLocked(evResume))
@@ -103,8 +122,12 @@ func (p *pubCall) Run() {
 
 // finishBroadcast answers the client once the broker has.
 func (c *conn) finishBroadcast(err error) {
-	id := c.pub.id
+	id, pos := c.pub.id, c.pub.pos
 	c.pub = nil
+	if err == nil && pos != nil {
+		c.concludeAt(protocol.KindBroadcast, id, pos, protocol.NoRecovery)
+		return
+	}
 	c.conclude(protocol.KindBroadcast, id, err)
 }
 

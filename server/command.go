@@ -49,12 +49,35 @@ func (c *conn) execute(cmd *protocol.Command) {
 		commandHook(cmd)
 	}
 	var err error
-	switch cmd.Kind {
-	case protocol.KindJoin:
+	switch history := c.srv.keepsHistory(cmd.Channel); {
+	case cmd.Kind == protocol.KindHistory && history && c.srv.hist != nil:
+		c.askHistory(cmd, false)
+		return
+	case cmd.Kind == protocol.KindHistory:
+		c.historyCommand(cmd)
+		return
+	case cmd.Kind == protocol.KindJoin && history && c.srv.hist != nil:
+		c.joinRemote(cmd)
+		return
+	case cmd.Kind == protocol.KindJoin && history:
+		c.joinWithHistory(cmd)
+		return
+	case cmd.Kind == protocol.KindBroadcast && history && c.srv.hist != nil:
+		c.askBroker(cmd) // concluded in resume
+		return
+	case cmd.Kind == protocol.KindBroadcast && history:
+		_, pos := c.srv.publishHistory(cmd.Channel, cmd.Content)
+		c.concludeAt(cmd.Kind, cmd.ID, pos, protocol.NoRecovery)
+		return
+	case cmd.Kind == protocol.KindJoin:
 		c.join(cmd.Channel)
-	case protocol.KindLeave:
+		if cmd.Since.Given { // no history to recover from
+			c.concludeAt(cmd.Kind, cmd.ID, nil, protocol.NotRecovered)
+			return
+		}
+	case cmd.Kind == protocol.KindLeave:
 		c.leave(cmd.Channel)
-	case protocol.KindBroadcast:
+	case cmd.Kind == protocol.KindBroadcast:
 		if c.srv.link.pubs != nil {
 			c.askBroker(cmd) // concluded in resume
 			return
@@ -62,6 +85,15 @@ func (c *conn) execute(cmd *protocol.Command) {
 		_, err = c.srv.Publish(cmd.Channel, cmd.Content)
 	}
 	c.conclude(cmd.Kind, cmd.ID, err)
+}
+
+// concludeAt answers a command that succeeded on a channel with history
+// (pos) or named a position in one (rec).
+func (c *conn) concludeAt(kind protocol.Kind, id []byte, pos *protocol.Position, rec protocol.Recovery) {
+	c.srv.stats.command(kind, resultOK)
+	if id != nil {
+		c.send(protocol.AppendPositionFrame(nil, id, pos, rec))
+	}
 }
 
 // conclude counts a command's outcome and answers the client: always on
@@ -118,7 +150,7 @@ func (c *conn) commandBody(cmd *protocol.Command) []byte {
 	if cmd.Kind != protocol.KindBroadcast {
 		content = nil
 	}
-	return auth.CommandBody(cmd.Kind.String(), cmd.Channel, content, cmd.ID, c.client)
+	return auth.CommandBodyArgs(cmd.Kind.String(), cmd.Channel, content, protocol.AppendHistoryArgs(nil, cmd), cmd.ID, c.client)
 }
 
 // askAuthorizer hands the call to the authorizer pool (waitFor).
@@ -197,6 +229,9 @@ func (c *conn) resume() {
 		c.finishConnect(msg, verdict)
 	case c.pub != nil:
 		c.finishBroadcast(verdict)
+		c.frames()
+	case c.hcall != nil:
+		c.finishHistoryCall(verdict)
 		c.frames()
 	default:
 		c.finishCommand(msg, verdict)

@@ -144,6 +144,21 @@ type Config struct {
 	// other gets 403, one without an Origin header is let in (origin.go).
 	// Default empty: every origin.
 	AllowedOrigins []string
+	// HistorySize is how many publications a channel of the default
+	// namespace keeps, and of every namespace the NamespacesFile does not
+	// set it for (history.go). Default off: no channel keeps any, and the
+	// wire is as without history.
+	HistorySize int
+	// HistoryTTL is how long a kept publication lives, and the history of
+	// a channel nobody has joined, for the same namespaces. Default 5m.
+	HistoryTTL time.Duration
+	// HistoryMaxBytes bounds the memory of every history of the node
+	// together; past it the least recently published histories are
+	// dropped (their epochs change). Default 64 MiB; negative: off.
+	HistoryMaxBytes int
+	// NamespacesFile names a JSON or TOML file of per-namespace options
+	// (package namespace), read by New. Default none.
+	NamespacesFile string
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -163,6 +178,8 @@ const (
 	defaultKeepAlive       = 60 * time.Second
 	defaultHTTPIdleTimeout = 10 * time.Second
 	defaultHTTPConnsPerIP  = 64
+	defaultHistoryTTL      = 5 * time.Minute
+	defaultHistoryMaxBytes = 64 << 20
 	off                    = -1 // a limit or feature turned off
 )
 
@@ -194,6 +211,9 @@ func (c Config) WithDefaults() Config {
 	c.PingInterval = cmp.Or(c.PingInterval, defaultPingInterval)
 	c.PingTimeout = cmp.Or(c.PingTimeout, defaultPingTimeout)
 	c.TCPKeepAlive = cmp.Or(c.TCPKeepAlive, defaultKeepAlive)
+	c.HistorySize = cmp.Or(c.HistorySize, off)
+	c.HistoryTTL = cmp.Or(c.HistoryTTL, defaultHistoryTTL)
+	c.HistoryMaxBytes = cmp.Or(c.HistoryMaxBytes, defaultHistoryMaxBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -236,7 +256,8 @@ func (c Config) Validate() error {
 		"event webhook batch, queue, delay and timeout must be positive")
 	check(c.TLSHandshakes > 0, "TLS handshakes must be positive, got %d", c.TLSHandshakes)
 	check(c.DrainPeriod < c.ShutdownTimeout, "the drain period (%v) must be shorter than the shutdown timeout (%v)", c.DrainPeriod, c.ShutdownTimeout)
-	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9 && c.MaxUpgradesPerSecond <= 1e9, "rate limits above 1e9 per second: %d, %d", c.RateLimit, c.JoinRateLimit)
+	check(c.HistoryTTL > 0, "history TTL must be positive, got %s", c.HistoryTTL)
+	check(c.RateLimit <= 1e9 && c.JoinRateLimit <= 1e9 && c.MaxUpgradesPerSecond <= 1e9, "rate limits above 1e9 per second: %d, %d, %d", c.RateLimit, c.JoinRateLimit, c.MaxUpgradesPerSecond)
 	for _, o := range c.AllowedOrigins {
 		if _, err := httphead.NormalizeOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowed origin %q: %w", o, err))

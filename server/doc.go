@@ -21,6 +21,9 @@
 //	disconnect.go  the table of ways a connection ends (code, reason)
 //	ping.go        the sweeper that pings silent peers and drops dead ones
 //	limits.go      connection cap, origins; ratelimit.go: commands per second
+//	history.go     channel history: publishing with offsets, recovering joins,
+//	               the history command; historyhttp.go: GET /history;
+//	               historyremote.go: histories the broker (Redis) keeps
 //	broker.go      the link between the hub and the broker; client broadcasts
 //	               waiting on a networked broker, off the workers
 //	tls.go         TLS stages; tls_write.go: sealing the outbox

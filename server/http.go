@@ -111,12 +111,17 @@ func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
 		return
 	}
-	if _, err := s.Publish(p.Channel, p.Content); err != nil {
+	_, pos, err := s.PublishAt(p.Channel, p.Content)
+	if err != nil {
 		httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	ctx.SetContentType("application/json")
+	if pos != nil {
+		ctx.SetBody(protocol.AppendPositionJSON(nil, nil, pos, protocol.NoRecovery))
+		return
+	}
 	ctx.SetBodyString(`{"ok":true}`)
 }
 

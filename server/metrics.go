@@ -31,6 +31,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	writeCommandMetrics(w, &st)
 	s.writeAuthMetrics(w, &st)
 	writeEventMetrics(w, &st.Events)
+	s.writeHistoryMetrics(w)
 	metrics.WriteProcessMetrics(w)
 	metrics.WriteFDMetrics(w)
 }
@@ -98,4 +99,14 @@ func writeEventMetrics(w io.Writer, e *events.Stats) {
 	prom.Counter(w, "wsify_events_sent_total", "Lifecycle events the webhook took.", e.Sent)
 	prom.Counter(w, "wsify_events_dropped_total", "Lifecycle events dropped: the webhook's queue was full.", e.Dropped)
 	prom.Counter(w, "wsify_events_failed_requests_total", "Webhook requests that failed; their events are sent again.", e.Failed)
+}
+
+// writeHistoryMetrics writes the node's history memory and drops; nothing
+// when no channel keeps history, or when the broker keeps it (Redis).
+func (s *Server) writeHistoryMetrics(w io.Writer) {
+	if s.ns == nil || s.remoteHistory {
+		return
+	}
+	prom.Gauge(w, "wsify_history_bytes", "Memory charged to every channel history of this node.", s.hub.HistoryBytes())
+	prom.Counter(w, "wsify_history_dropped_total", "Channel histories dropped for the node's history memory bound (their epochs changed).", s.hub.HistoriesDropped())
 }

@@ -34,7 +34,7 @@ func (s *Server) servePublicOperator(ctx *fasthttp.RequestCtx, path string) bool
 
 // protects reports whether protected mode keeps path to loopback clients.
 func (s *Server) protects(path string) bool {
-	return !s.cfg.OperatorPublic && !(path == "/broadcast" && s.cfg.BroadcastKey != "")
+	return !s.cfg.OperatorPublic && !((path == "/broadcast" || path == "/history") && s.cfg.BroadcastKey != "")
 }
 
 // remoteForTest, set only by tests before a server starts

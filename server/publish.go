@@ -19,7 +19,23 @@ import (
 // publication it fails with an error wrapping broker.ErrUnavailable, and no
 // local subscriber gets it either.
 func (s *Server) Publish(channel, content []byte) (int, error) {
-	return s.publish(channel, protocol.BroadcastFrame(channel, content))
+	n, _, err := s.PublishAt(channel, content)
+	return n, err
+}
+
+// PublishAt is Publish that also returns the publication's position when
+// channel keeps history (nil otherwise).
+func (s *Server) PublishAt(channel, content []byte) (int, *protocol.Position, error) {
+	if s.keepsHistory(channel) {
+		if s.hist != nil {
+			pos, err := s.publishRemote(channel, content)
+			return 0, pos, err
+		}
+		n, pos := s.publishHistory(channel, content)
+		return n, pos, nil
+	}
+	n, err := s.publish(channel, protocol.BroadcastFrame(channel, content))
+	return n, nil, err
 }
 
 // publish hands an encoded publication to the broker and, once it took

@@ -15,8 +15,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/hub"
+	"github.com/wsify/wsify/namespace"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/pool"
 	"github.com/wsify/wsify/server/internal/wheel"
@@ -51,6 +53,14 @@ type Server struct {
 	httpDone chan struct{}
 	admin    adminServer  // operator endpoints on cfg.AdminAddr; see admin.go
 	events   *events.Sink // the lifecycle webhook; nil when off (events.go)
+
+	ns   *namespace.Table // channel options; nil when no channel keeps history (history.go)
+	hist broker.Historian // the broker keeping the histories; nil: the hub keeps them (or none)
+	// remoteHistory says the broker keeps the histories (Redis), known
+	// from the config before the broker is open.
+	remoteHistory bool
+	sweepStop     chan struct{} // stops the history sweeper; nil without one
+	sweepDone     chan struct{}
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
@@ -69,6 +79,9 @@ func New(cfg Config) (*Server, error) {
 	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }
 	if err := s.setupTLS(); err != nil {
 		return nil, err
+	}
+	if err := s.loadNamespaces(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
 	}
 	return s, nil
 }
@@ -106,7 +119,8 @@ func (s *Server) Start() error {
 	if s.auth != nil {
 		s.authPool = pool.New(s.cfg.Auth.MaxConns, s.taskPanicked)
 	}
-	s.hub = hub.New(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers})
+	s.hub = hub.New(s.historyHub(hub.Config{Dispatch: func(t hub.Task) { s.workers.Submit(t) }, Parallelism: s.cfg.Workers}))
+	s.startSweeper()
 	s.wheel = wheel.New(wheelTick, func(c *conn) { c.schedule(evTimeout) })
 	s.startLimits()
 	s.startHTTP()
@@ -157,6 +171,7 @@ func (s *Server) stopAll() {
 	<-s.httpDone
 	s.stopAdmin()
 	s.wheel.Close()
+	s.stopSweeper()
 	s.stopLimits()
 	if s.authPool != nil {
 		s.authPool.Close()

@@ -70,6 +70,10 @@ func settings(o *options) []setting {
 		{"tls-key", "WSIFY_TLS_KEY", "PEM private key file of the TLS certificate", (*stringValue)(&c.TLSKeyFile)},
 		{"tls-handshakes", "WSIFY_TLS_HANDSHAKES", "TLS handshakes doing CPU work at once", (*intValue)(&c.TLSHandshakes)},
 		{"compression", "WSIFY_COMPRESSION", "offer permessage-deflate to clients that ask for it", (*boolValue)(&c.Compression)},
+		{"history-size", "WSIFY_HISTORY_SIZE", "publications each channel keeps for recovery, in the default namespace and those the namespaces file does not set; 0: off", (*offIntValue)(&c.HistorySize)},
+		{"history-ttl", "WSIFY_HISTORY_TTL", "how long a kept publication lives, and the history of a channel nobody has joined", (*durationValue)(&c.HistoryTTL)},
+		{"history-max-bytes", "WSIFY_HISTORY_MAX_BYTES", "memory of every history of the node together; past it the oldest histories are dropped; 0: off", (*offIntValue)(&c.HistoryMaxBytes)},
+		{"namespaces", "WSIFY_NAMESPACES", "JSON or TOML file of per-namespace channel options (README: Channel history)", (*stringValue)(&c.NamespacesFile)},
 		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
 		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
 	}

@@ -1,18 +1,23 @@
 // Drives the wsify console in headless Chromium for console/browser_test.go.
 //
-//   node console.mjs <console URL> <screenshot.png>
+//   node console.mjs <console URL> <screenshot.png> [recover]
 //
 // It talks to the Go test by stdout lines: "joined" once the console has
 // joined channel "news" (the test then POSTs /broadcast {"from":"go"}),
 // "done" once the screenshot is saved and the channel left again. Any
 // failure, a page error or console error included, exits non-zero with the
 // reason on stderr.
+//
+// With "recover" (a server keeping history), after "joined" and the test's
+// publication the page disconnects, a publication is made while it is
+// away, and on Connect the console must join again from the offset it
+// saw and show the missed publication with its offset.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, shot] = process.argv.slice(2);
+const [url, shot, mode] = process.argv.slice(2);
 if (!url || !shot) {
   console.error("usage: node console.mjs <console URL> <screenshot.png>");
   process.exit(2);
@@ -27,7 +32,8 @@ const browser = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1280, height: 860 },
 });
 try {
-  await drive(browser.pages()[0] ?? await browser.newPage());
+  const page = browser.pages()[0] ?? await browser.newPage();
+  await (mode === "recover" ? recover(page) : drive(page));
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
@@ -65,6 +71,33 @@ async function drive(page) {
   await page.click('#channels .chip[data-channel="news"] button');
   await page.locator("#log .ok", { hasText: "leave news: ok" }).waitFor();
   await page.locator("#channels .chip").waitFor({ state: "detached" });
+  if (errors.length) throw new Error("page errors: " + errors.join("; "));
+  console.log("done");
+}
+
+async function recover(page) {
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push("console: " + m.text()));
+
+  await page.goto(url);
+  await page.locator("#status.open").waitFor();
+  await page.fill("#channel", "news");
+  await page.click("#join");
+  await page.locator("#log .ok", { hasText: "join news: ok at offset 0" }).waitFor();
+  console.log("joined");
+  await page.locator("#log .msg", { hasText: '@1 {"from":"go"}' }).waitFor();
+
+  await page.click("#disconnect");
+  await page.locator("#status.closed").waitFor();
+  const r = await page.request.post(url + "broadcast", { data: { channel: "news", content: { missed: true } } });
+  if (r.status() !== 201) throw new Error("POST /broadcast while away: " + r.status());
+
+  await page.click("#connect");
+  await page.locator("#log .ok", { hasText: "join news: ok at offset 2" }).filter({ hasText: "recovered" }).waitFor();
+  await page.locator("#log .msg", { hasText: '@2 {"missed":true}' }).waitFor();
+  await page.screenshot({ path: shot, fullPage: true });
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
   console.log("done");
 }

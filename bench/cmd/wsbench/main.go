@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.Drain, "drain", 0, "fanout: longest wait for deliveries after the last publication (default 5s)")
 	fs.DurationVar(&c.Duration, "duration", 0, "connect: churn duration (default 10s)")
 	fs.IntVar(&c.MaxCycles, "max-cycles", 0, "connect: most cycles (default 150000)")
+	fs.IntVar(&c.History, "history", 0, "fanout: publications each channel keeps on the self-started server (WSIFY_HISTORY_SIZE); 0: off")
 	fs.BoolVar(&c.Auth, "auth", false, "connect: start a local authorizer and point the server at it")
 	fs.StringVar(&c.ChurnClient, "churn-client", "", "connect: raw (plain syscalls, leanest; the default) or gobwas (ws.Dialer on net.Conn)")
 	fs.BoolVar(&c.Profile, "profile", false, "record the server with perf during the measured window")
