@@ -137,7 +137,7 @@ func (c *clusterBroker) nodeOptions(addr string, pool int) *redis.Options {
 		ClientName:  "wsify-" + c.node.String(),
 		DialTimeout: c.cfg.Timeout, ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolTimeout: c.cfg.Timeout,
 		PoolSize: pool, MaxActiveConns: pool, MaxIdleConns: pool,
-		MaxRetries: -1, DisableIdentity: true,
+		MaxRetries: -1, DialerRetries: 1, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
 }
 
