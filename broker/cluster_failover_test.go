@@ -31,7 +31,7 @@ func TestClusterFailover(t *testing.T) {
 	cfg := clusterConfig(c)
 	pub := open(t, cfg)
 	subs := []*tally{openTally(t, cfg), openTally(t, cfg)}
-	channels := spread(t, c, 2)
+	channels := spread(c, 2)
 	for _, s := range subs {
 		for _, ch := range channels {
 			s.b.Subscribe([]byte(ch))
@@ -39,7 +39,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	pub.waitUp(t)
 	testutil.Eventually(t, "both subscribers on every shard", func() bool {
-		return shardSubs(t, c, channels...) == 2*len(channels)
+		return shardSubs(c, channels...) == 2*len(channels)
 	})
 
 	l := &publog{acked: map[string]time.Time{}}

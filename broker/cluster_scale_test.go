@@ -55,7 +55,7 @@ func TestClusterConnectionsBounded(t *testing.T) {
 // have subscribers, summed over the masters.
 func shardChannels(t testing.TB, c *brokertest.Cluster) int {
 	n := 0
-	eachNode(t, c, func(ctx context.Context, cl *redis.Client) {
+	c.EachNode(func(ctx context.Context, cl *redis.Client) {
 		if role, _ := cl.Do(ctx, "role").Slice(); len(role) > 0 && role[0] == "master" {
 			chs, _ := cl.PubSubShardChannels(ctx, "wsify:*").Result()
 			n += len(chs)
@@ -66,7 +66,7 @@ func shardChannels(t testing.TB, c *brokertest.Cluster) int {
 
 // clientsNamed counts the connections called name on every node.
 func clientsNamed(t testing.TB, c *brokertest.Cluster, name string) (perNode []int, total int) {
-	eachNode(t, c, func(ctx context.Context, cl *redis.Client) {
+	c.EachNode(func(ctx context.Context, cl *redis.Client) {
 		list, err := cl.ClientList(ctx).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -76,18 +76,4 @@ func clientsNamed(t testing.TB, c *brokertest.Cluster, name string) (perNode []i
 		total += n
 	})
 	return perNode, total
-}
-
-// eachNode calls f with a client of every running node.
-func eachNode(t testing.TB, c *brokertest.Cluster, f func(context.Context, *redis.Client)) {
-	t.Helper()
-	for _, addr := range c.Addrs() {
-		cl := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if cl.Ping(ctx).Err() == nil {
-			f(ctx, cl)
-		}
-		cancel()
-		cl.Close()
-	}
 }

@@ -1,0 +1,89 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Spread returns channel names, perMaster of them on each master of the
+// cluster as it is now, interleaved: "c0", "c7", ... chosen so that
+// key(name), the Redis channel of the name, hashes to each master's slots.
+func (c *Cluster) Spread(perMaster int, key func(name string) string) []string {
+	c.t.Helper()
+	cc := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var rows [][]string
+	row := map[string]int{} // master -> its row
+	full := 0
+	for i := 0; full < len(slots) && i < 100000; i++ {
+		name := fmt.Sprintf("c%d", i)
+		m := c.masterOf(ctx, cc, slots, key(name))
+		if _, ok := row[m]; !ok {
+			row[m] = len(rows)
+			rows = append(rows, nil)
+		}
+		if r := row[m]; len(rows[r]) < perMaster {
+			if rows[r] = append(rows[r], name); len(rows[r]) == perMaster {
+				full++
+			}
+		}
+	}
+	var out []string
+	for i := range perMaster {
+		for _, r := range rows {
+			out = append(out, r[i])
+		}
+	}
+	return out
+}
+
+func (c *Cluster) masterOf(ctx context.Context, cc *redis.ClusterClient, slots []redis.ClusterSlot, key string) string {
+	slot, err := cc.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, s := range slots {
+		if int64(s.Start) <= slot && slot <= int64(s.End) {
+			return s.Nodes[0].Addr
+		}
+	}
+	c.t.Fatalf("slot %d has no master", slot)
+	return ""
+}
+
+// ShardNumSub counts the shard subscriptions to keys on every running node.
+func (c *Cluster) ShardNumSub(keys ...string) int {
+	n := 0
+	c.EachNode(func(ctx context.Context, cl *redis.Client) {
+		m, err := cl.PubSubShardNumSub(ctx, keys...).Result()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, k := range m {
+			n += int(k)
+		}
+	})
+	return n
+}
+
+// EachNode calls f with a client of every running node.
+func (c *Cluster) EachNode(f func(context.Context, *redis.Client)) {
+	for _, r := range c.Nodes {
+		if r.cmd == nil {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: r.Addr(), DisableIdentity: true, MaxRetries: -1})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		f(ctx, cl)
+		cancel()
+		cl.Close()
+	}
+}
