@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type clusterBroker struct {
 	slots  atomic.Pointer[slotMap] // what Publish routes by; nil until loaded
 	events chan partEvent          // partitions' state changes, for run
 	stale  chan struct{}           // Publish met a MOVED reply: reload the slot map
+	stuck  chan *shard             // a master left unansweredLimit publications in a row unanswered
 	msgs   chan *redis.Message     // what the partitions receive, for deliver
 
 	// run's own state
@@ -69,7 +71,7 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 	}
 	c := &clusterBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":{", url: u,
 		wish: newWishlist(), health: newHealth(h.State),
-		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), msgs: make(chan *redis.Message, 256),
+		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), stuck: make(chan *shard, 1), msgs: make(chan *redis.Message, 256),
 		shards: map[string]*shard{}, assigned: map[string]*partition{},
 		done: make(chan struct{}), delivered: make(chan struct{})}
 	c.self = string(appendEnvelope(nil, node, nil))
@@ -106,15 +108,33 @@ func (c *clusterBroker) Publish(channel, frame []byte) error {
 		if m == nil || m.owner[slot] == nil {
 			return fmt.Errorf("slot %d has no master", slot)
 		}
-		err := m.owner[slot].client.SPublish(ctx, key, p).Err()
-		if addr, ok := movedTo(err); ok {
+		sh := m.owner[slot]
+		err := sh.client.SPublish(ctx, key, p).Err()
+		if addr, ok := movedTo(err); ok && m.shards[addr] != nil {
 			c.markStale()
-			if sh := m.shards[addr]; sh != nil {
-				err = sh.client.SPublish(ctx, key, p).Err()
-			}
+			sh = m.shards[addr]
+			err = sh.client.SPublish(ctx, key, p).Err()
 		}
+		c.noteAnswer(sh, err)
 		return err
 	})
+}
+
+// noteAnswer counts the publications in a row a master did not answer, as
+// the single-Redis driver does: at the limit run replaces the shard's
+// connections, and the broker is down until they are confirmed again.
+func (c *clusterBroker) noteAnswer(sh *shard, err error) {
+	var reply redis.Error
+	if err == nil || errors.As(err, &reply) {
+		sh.unanswered.Store(0)
+		return
+	}
+	if sh.unanswered.Add(1) == unansweredLimit {
+		select {
+		case c.stuck <- sh:
+		default:
+		}
+	}
 }
 
 // movedTo reads the address of a MOVED reply.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,9 +15,10 @@ import (
 // shard is a master of the cluster as this node uses it: a small pool for
 // publishing and Partitions subscription connections.
 type shard struct {
-	addr   string
-	client *redis.Client
-	parts  []*partition
+	addr       string
+	client     *redis.Client
+	parts      []*partition
+	unanswered atomic.Uint32 // publications in a row it did not answer
 }
 
 // partition is one subscription connection to a master, kept up by its

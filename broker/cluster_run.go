@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,8 @@ func (c *clusterBroker) run() {
 			c.note(ev)
 		case <-c.stale:
 			c.reload.due = true
+		case sh := <-c.stuck:
+			c.replace(sh)
 		case <-retry.C:
 		}
 	}
@@ -83,7 +86,7 @@ func (c *clusterBroker) reloadSlots() {
 			sh.close()
 		}
 	}
-	c.shards = m.shards
+	c.shards = maps.Clone(m.shards) // m is never changed once stored: Publish reads it
 	c.slots.Store(m)
 	for ch, p := range c.assigned {
 		if t := c.target(m, ch); t != p {
@@ -179,6 +182,22 @@ func (c *clusterBroker) route() {
 	for _, ch := range sub {
 		c.move(ch, nil, c.target(m, ch))
 	}
+}
+
+// replace drops a master whose publications go unanswered, with its
+// connections, and reloads the slot map at once, which opens fresh ones.
+// Until they are confirmed the broker is down and publications fail fast.
+func (c *clusterBroker) replace(sh *shard) {
+	if c.shards[sh.addr] != sh {
+		return // already dropped
+	}
+	delete(c.shards, sh.addr)
+	for _, p := range sh.parts {
+		p.up, p.reason = false, fmt.Sprintf("%s: %d publications in a row unanswered", sh.addr, unansweredLimit)
+	}
+	c.judge() // down for this reason, before the reload opens the new connections
+	sh.close()
+	c.reload.due, c.reload.next = true, time.Time{}
 }
 
 // note records a partition's new state. A partition that failed may have

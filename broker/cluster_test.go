@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,51 @@ func TestClusterDriver(t *testing.T) {
 	a.expectNothing(t)
 	if st := a.b.Stats(); st.Driver != "redis-cluster" || st.Received < uint64(len(channels)+4) || st.Own != uint64(len(channels)) || !st.Up {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestClusterUnansweredPublicationsMarkItDown: with a master stuck
+// (SIGSTOP), the third publication in a row it leaves unanswered takes the
+// broker down at once; later ones fail fast; it comes back up by itself.
+func TestClusterUnansweredPublicationsMarkItDown(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, 0)
+	const timeout = 200 * time.Millisecond
+	cfg := clusterConfig(c)
+	cfg.Timeout = timeout
+	a := open(t, cfg)
+	a.waitUp(t)
+	var ch string
+	for _, name := range spread(c, 1) {
+		if c.MasterOf("wsify:{"+name+"}") == c.Nodes[0].Addr() {
+			ch = name
+		}
+	}
+	mustPublish(t, a, ch, "warm")
+	c.Nodes[0].Pause()
+	for i := range 3 {
+		if !a.b.Health().Up {
+			t.Fatalf("down after %d unanswered publications; want 3", i)
+		}
+		publishFailsOn(t, a, ch, timeout+500*time.Millisecond)
+	}
+	began := time.Now()
+	h := a.nextState(t)
+	if took := time.Since(began); h.Up || !strings.Contains(h.Reason, "3 publications in a row unanswered") || took > time.Second {
+		t.Fatalf("want down for unanswered publications at once, got %+v after %v", h, took)
+	}
+	publishFailsOn(t, a, ch, 50*time.Millisecond)
+	c.Nodes[0].Resume()
+	if h := a.nextState(t); !h.Up {
+		t.Fatalf("want up once the master answers, got %+v", h)
+	}
+	mustPublish(t, a, ch, "after")
+}
+
+func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
+	t.Helper()
+	began := time.Now()
+	err := n.b.Publish([]byte(ch), []byte("x"))
+	if took := time.Since(began); !errors.Is(err, broker.ErrUnavailable) || took > d {
+		t.Fatalf("publish: %v after %v; want unavailable within %v", err, took, d)
 	}
 }

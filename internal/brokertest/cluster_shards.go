@@ -87,3 +87,16 @@ func (c *Cluster) EachNode(f func(context.Context, *redis.Client)) {
 		cl.Close()
 	}
 }
+
+// MasterOf is the address of the master that serves key's slot now.
+func (c *Cluster) MasterOf(key string) string {
+	c.t.Helper()
+	cc := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.masterOf(ctx, cc, slots, key)
+}
