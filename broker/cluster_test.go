@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,40 @@ func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
 	err := n.b.Publish([]byte(ch), []byte("x"))
 	if took := time.Since(began); !errors.Is(err, broker.ErrUnavailable) || took > d {
 		t.Fatalf("publish: %v after %v; want unavailable within %v", err, took, d)
+	}
+}
+
+// TestClusterSlotMigration: a subscribed channel's slot moves to another
+// master. The subscriber follows it (Redis drops the subscription on the
+// old master) and the publisher follows the MOVED reply: publications
+// reach the subscriber again, each exactly once.
+func TestClusterSlotMigration(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, 0)
+	cfg := clusterConfig(c)
+	a, b := open(t, cfg), open(t, cfg)
+	a.waitUp(t)
+	b.waitUp(t)
+	chs := spread(c, 1)
+	ch, other := chs[0], chs[1]
+	a.Subscribe(ch)
+	testutil.Eventually(t, "a subscribed", func() bool { return shardSubs(c, ch) == 1 })
+	mustPublish(t, b, ch, "before")
+	a.expect(t, ch, "before")
+
+	c.MoveSlot("wsify:{"+ch+"}", c.MasterOf("wsify:{"+other+"}"))
+	testutil.Eventually(t, "a's subscription on the new master", func() bool {
+		err := b.b.Publish([]byte(ch), []byte("probe"))
+		return err == nil && a.tryExpect(ch, "probe")
+	})
+	a.drain()
+	for i := range 20 {
+		mustPublish(t, b, ch, fmt.Sprint(i))
+	}
+	for i := range 20 {
+		a.expect(t, ch, fmt.Sprint(i))
+	}
+	a.expectNothing(t)
+	if shardSubs(c, ch) != 1 {
+		t.Fatalf("%d subscriptions to %s; want a's only", shardSubs(c, ch), ch)
 	}
 }

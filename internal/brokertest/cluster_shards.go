@@ -100,3 +100,37 @@ func (c *Cluster) MasterOf(key string) string {
 	}
 	return c.masterOf(ctx, cc, slots, key)
 }
+
+// MoveSlot migrates key's slot to the master at addr, as an operator
+// resharding would: the importing and migrating marks, then the new
+// owner told to every master. Pub/sub channels are not keys: there are
+// none to move.
+func (c *Cluster) MoveSlot(key, addr string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	src := c.MasterOf(key)
+	cl := func(a string) *redis.Client {
+		r := redis.NewClient(&redis.Options{Addr: a, DisableIdentity: true, MaxRetries: -1})
+		c.t.Cleanup(func() { r.Close() })
+		return r
+	}
+	from, to := cl(src), cl(addr)
+	slot, err := to.ClusterKeySlot(ctx, key).Result()
+	must := func(err error) {
+		if err != nil {
+			c.t.Helper()
+			c.t.Fatalf("moving slot %d from %s to %s: %v", slot, src, addr, err)
+		}
+	}
+	must(err)
+	srcID, err := from.Do(ctx, "cluster", "myid").Text()
+	must(err)
+	dstID, err := to.Do(ctx, "cluster", "myid").Text()
+	must(err)
+	must(to.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err())
+	must(from.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err())
+	must(to.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+	must(from.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+	c.WaitOK()
+}
