@@ -110,10 +110,12 @@ func (c *clusterBroker) Publish(channel, frame []byte) error {
 		}
 		sh := m.owner[slot]
 		err := sh.client.SPublish(ctx, key, p).Err()
-		if addr, ok := movedTo(err); ok && m.shards[addr] != nil {
+		if addr, ok := movedTo(err); ok {
 			c.markStale()
-			sh = m.shards[addr]
-			err = sh.client.SPublish(ctx, key, p).Err()
+			if next := m.shards[addr]; next != nil {
+				sh = next
+				err = sh.client.SPublish(ctx, key, p).Err()
+			}
 		}
 		c.noteAnswer(sh, err)
 		return err

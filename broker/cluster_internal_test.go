@@ -46,6 +46,9 @@ func TestParseClusterURL(t *testing.T) {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
+	if err := (Config{Driver: "redis-cluster", Prefix: "a{b}"}).Validate(); err == nil {
+		t.Error("a prefix with a hash tag of its own would put every channel in one slot")
+	}
 	c := Config{Driver: "redis-cluster", URL: "redis-cluster://SECRETUSER:SECRETPW@h1:1,h2:2"}
 	if got := c.RedactedURL(); got != "redis-cluster://xxxxx@h1:1,h2:2" {
 		t.Fatalf("redacted: %s", got)

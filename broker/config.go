@@ -91,6 +91,8 @@ func (c Config) Validate() error {
 	if err := c.checkURL(); err != nil {
 		errs = append(errs, err)
 	}
+	check(c.Driver != "redis-cluster" || !strings.ContainsAny(c.Prefix, "{}"),
+		"broker prefix %q: a redis-cluster prefix has no '{' or '}': the channel name is the key's hash tag", c.Prefix)
 	check(c.Driver != "nats" || validSubjectPrefix(c.Prefix),
 		"broker prefix %q: a NATS subject prefix is dot-separated tokens of letters, digits, '-' and '_'", c.Prefix)
 	return errors.Join(errs...)

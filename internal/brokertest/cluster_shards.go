@@ -20,10 +20,17 @@ func (c *Cluster) Spread(perMaster int, key func(name string) string) []string {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	masters := map[string]bool{}
+	for _, s := range slots {
+		masters[s.Nodes[0].Addr] = true
+	}
 	var rows [][]string
 	row := map[string]int{} // master -> its row
 	full := 0
-	for i := 0; full < len(slots) && i < 100000; i++ {
+	for i := 0; full < len(masters); i++ {
+		if i == 100000 {
+			c.t.Fatalf("no %d channel names on each of %d masters among %d tried", perMaster, len(masters), i)
+		}
 		name := fmt.Sprintf("c%d", i)
 		m := c.masterOf(ctx, cc, slots, key(name))
 		if _, ok := row[m]; !ok {
