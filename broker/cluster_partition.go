@@ -42,15 +42,25 @@ type partEvent struct {
 	reason string
 }
 
+// newShard prepares a master's connections; start opens them.
 func (c *clusterBroker) newShard(addr string) *shard {
 	sh := &shard{addr: addr, client: redis.NewClient(c.nodeOptions(addr, c.cfg.Partitions))}
 	for range c.cfg.Partitions {
 		p := &partition{c: c, sh: sh, wish: newWishlist(), done: make(chan struct{})}
 		p.ctx, p.cancel = context.WithCancel(c.ctx)
 		sh.parts = append(sh.parts, p)
-		go p.run()
 	}
 	return sh
+}
+
+// start runs the partitions. run calls it once it has given them their
+// channels: a partition confirms what its wish list holds when it
+// connects, and one that started empty would report up before the
+// channels moved to it were subscribed.
+func (sh *shard) start() {
+	for _, p := range sh.parts {
+		go p.run()
+	}
 }
 
 // close ends the shard's partitions, then its client.

@@ -64,6 +64,7 @@ func (c *clusterBroker) reloadSlots() {
 	}
 	c.reload = reloadState{}
 	m := &slotMap{shards: map[string]*shard{}}
+	var fresh []*shard
 	for _, s := range slots {
 		if len(s.Nodes) == 0 {
 			continue
@@ -74,6 +75,7 @@ func (c *clusterBroker) reloadSlots() {
 			sh = c.shards[addr]
 			if sh == nil {
 				sh = c.newShard(addr)
+				fresh = append(fresh, sh)
 			}
 			m.shards[addr] = sh
 		}
@@ -92,6 +94,9 @@ func (c *clusterBroker) reloadSlots() {
 		if t := c.target(m, ch); t != p {
 			c.move(ch, p, t)
 		}
+	}
+	for _, sh := range fresh {
+		sh.start()
 	}
 }
 
