@@ -31,6 +31,12 @@ type partition struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// moved counts the times run moved channels in from another master
+	// while the partition ran; it is bumped after their wishes are set. A
+	// partition confirms with a ping that it has subscribed through a
+	// count, and run takes it as up only once that is the latest.
+	moved atomic.Uint64
+
 	up     bool   // run's view, from the events; run's
 	reason string // why it is down, empty while up or not yet known; run's
 }
@@ -40,6 +46,7 @@ type partEvent struct {
 	p      *partition
 	up     bool
 	reason string
+	moved  uint64 // when up: the moves it has subscribed through
 }
 
 // newShard prepares a master's connections; start opens them.
@@ -87,7 +94,7 @@ func (p *partition) run() {
 		if wasUp {
 			attempt = 1
 		}
-		p.report(false, p.sh.addr+": "+cfg.scrub(err.Error()))
+		p.report(partEvent{reason: p.sh.addr + ": " + cfg.scrub(err.Error())})
 		select {
 		case <-p.ctx.Done():
 			return
@@ -96,9 +103,10 @@ func (p *partition) run() {
 	}
 }
 
-func (p *partition) report(up bool, reason string) {
+func (p *partition) report(ev partEvent) {
+	ev.p = p
 	select {
-	case p.c.events <- partEvent{p: p, up: up, reason: reason}:
+	case p.c.events <- ev:
 	case <-p.ctx.Done():
 	}
 }
@@ -115,6 +123,7 @@ func (p *partition) session() (wasUp bool, err error) {
 		ps.Close()
 		wg.Wait()
 	}()
+	moved := p.moved.Load() // before the wishes it covers are read
 	if err := p.apply(ps, p.wish.all(), nil); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
@@ -122,8 +131,8 @@ func (p *partition) session() (wasUp bool, err error) {
 	if err := p.confirm(ps, pong, recv); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	p.report(true, "")
-	return true, p.serve(ps, recv)
+	p.report(partEvent{up: true, moved: moved})
+	return true, p.serve(ps, recv, pong, moved)
 }
 
 // confirm pings behind the subscriptions: a master answers a
@@ -147,7 +156,10 @@ func (p *partition) confirm(ps *redis.PubSub, pong <-chan struct{}, recv <-chan 
 	}
 }
 
-func (p *partition) serve(ps *redis.PubSub, recv <-chan error) error {
+// serve applies changes until the session ends. After channels moved in
+// it pings again, one ping at a time, and reports what the pong confirms.
+func (p *partition) serve(ps *redis.PubSub, recv <-chan error, pong <-chan struct{}, confirmed uint64) error {
+	applied, asked := confirmed, confirmed // moves applied; moves the ping in flight confirms
 	for {
 		select {
 		case <-p.ctx.Done():
@@ -155,10 +167,20 @@ func (p *partition) serve(ps *redis.PubSub, recv <-chan error) error {
 		case err := <-recv:
 			return err
 		case <-p.wish.wake:
+			applied = p.moved.Load()
 			sub, unsub := p.wish.changes()
 			if err := p.apply(ps, sub, unsub); err != nil {
 				return err
 			}
+		case <-pong:
+			p.report(partEvent{up: true, moved: asked})
+			confirmed = asked
+		}
+		if applied > asked && asked == confirmed {
+			if err := ps.Ping(p.ctx, syncToken); err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			asked = applied
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,13 +91,25 @@ func (c *clusterBroker) reloadSlots() {
 	}
 	c.shards = maps.Clone(m.shards) // m is never changed once stored: Publish reads it
 	c.slots.Store(m)
+	moved := map[*partition]bool{}
 	for ch, p := range c.assigned {
 		if t := c.target(m, ch); t != p {
 			c.move(ch, p, t)
+			moved[t] = t != nil
 		}
 	}
 	for _, sh := range fresh {
 		sh.start()
+	}
+	for p, ok := range moved {
+		if ok && !slices.Contains(fresh, p.sh) { // a fresh one confirms them as it connects
+			p.moved.Add(1)
+			p.up = false
+			select { // its serve may have drained the wishes before the count moved: it must look again
+			case p.wish.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -211,6 +224,9 @@ func (c *clusterBroker) note(ev partEvent) {
 	if c.shards[ev.p.sh.addr] != ev.p.sh {
 		return // a dropped shard's last words
 	}
+	if ev.up && ev.moved < ev.p.moved.Load() {
+		return // channels moved in since that ping: not confirmed yet
+	}
 	ev.p.up, ev.p.reason = ev.up, ev.reason
 	if !ev.up {
 		c.reload.due = true
@@ -251,7 +267,7 @@ func (c *clusterBroker) whyDown() (why string, pending bool) {
 			case p.reason != "":
 				return "redis-cluster: " + p.reason, false
 			case !p.up:
-				why, pending = "redis-cluster: connecting to "+sh.addr, true
+				why, pending = "redis-cluster: subscribing on "+sh.addr, true
 			}
 		}
 	}
