@@ -41,6 +41,9 @@ func TestParseClusterURL(t *testing.T) {
 	if fmt.Sprint(u.seeds) != "[h1:7000 [::1]:7001 h3:6379]" || u.user != "us@r" || u.password != "p:w" {
 		t.Fatalf("%+v", u)
 	}
+	if u, err := parseClusterURL("redis://127.0.0.1:7000,127.0.0.1:7001"); err != nil || len(u.seeds) != 2 {
+		t.Fatalf("redis:// with a list: %+v %v", u, err)
+	}
 	for _, bad := range []string{"http://h:1", "redis-cluster://", "redis-cluster://h:1/2", "redis-cluster://h:1?x=1", "redis-cluster://h:1,,h:2"} {
 		if _, err := parseClusterURL(bad); err == nil {
 			t.Errorf("%s: accepted", bad)

@@ -64,8 +64,21 @@ func (c *clusterBroker) reloadSlots() {
 		return
 	}
 	c.reload = reloadState{}
-	m := &slotMap{shards: map[string]*shard{}}
-	var fresh []*shard
+	m, fresh := c.buildSlotMap(slots)
+	for addr, sh := range c.shards {
+		if m.shards[addr] == nil {
+			sh.close()
+		}
+	}
+	c.shards = maps.Clone(m.shards) // m is never changed once stored: Publish reads it
+	c.slots.Store(m)
+	c.reassign(m, fresh)
+}
+
+// buildSlotMap builds the map CLUSTER SLOTS describes, with the shards known
+// already and fresh ones, not started, for new masters.
+func (c *clusterBroker) buildSlotMap(slots []redis.ClusterSlot) (m *slotMap, fresh []*shard) {
+	m = &slotMap{shards: map[string]*shard{}}
 	for _, s := range slots {
 		if len(s.Nodes) == 0 {
 			continue
@@ -73,8 +86,7 @@ func (c *clusterBroker) reloadSlots() {
 		addr := s.Nodes[0].Addr // the master comes first
 		sh := m.shards[addr]
 		if sh == nil {
-			sh = c.shards[addr]
-			if sh == nil {
+			if sh = c.shards[addr]; sh == nil {
 				sh = c.newShard(addr)
 				fresh = append(fresh, sh)
 			}
@@ -84,25 +96,25 @@ func (c *clusterBroker) reloadSlots() {
 			m.owner[i] = sh
 		}
 	}
-	for addr, sh := range c.shards {
-		if m.shards[addr] == nil {
-			sh.close()
-		}
-	}
-	c.shards = maps.Clone(m.shards) // m is never changed once stored: Publish reads it
-	c.slots.Store(m)
+	return m, fresh
+}
+
+// reassign moves every channel whose partition changed under m, then
+// starts the fresh shards, which confirm their channels as they connect,
+// and has each running partition that got channels confirm them again.
+func (c *clusterBroker) reassign(m *slotMap, fresh []*shard) {
 	moved := map[*partition]bool{}
 	for ch, p := range c.assigned {
 		if t := c.target(m, ch); t != p {
 			c.move(ch, p, t)
-			moved[t] = t != nil
+			moved[t] = t != nil && !slices.Contains(fresh, t.sh)
 		}
 	}
 	for _, sh := range fresh {
 		sh.start()
 	}
-	for p, ok := range moved {
-		if ok && !slices.Contains(fresh, p.sh) { // a fresh one confirms them as it connects
+	for p, running := range moved {
+		if running {
 			p.moved.Add(1)
 			p.up = false
 			select { // its serve may have drained the wishes before the count moved: it must look again
