@@ -95,6 +95,8 @@ func Open(cfg Config, h Handlers) (Broker, error) {
 	switch cfg.Driver {
 	case "redis":
 		return openRedis(cfg, h, node)
+	case "redis-cluster":
+		return openCluster(cfg, h, node)
 	case "nats":
 		return openNATS(cfg, h, node)
 	}

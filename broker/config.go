@@ -11,19 +11,23 @@ import (
 )
 
 // Drivers are the values Config.Driver accepts.
-var Drivers = []string{"memory", "redis", "nats"}
+var Drivers = []string{"memory", "redis", "redis-cluster", "nats"}
 
 // Config configures a Broker. The zero value is a private in-memory broker:
 // a single node, no network.
 type Config struct {
-	// Driver is "memory", "redis" or "nats". Default "memory".
+	// Driver is "memory", "redis", "redis-cluster" or "nats". Default
+	// "memory".
 	Driver string
 	// URL locates the broker. Default "redis://127.0.0.1:6379" for redis
 	// (redis://, rediss:// and unix:// URLs as go-redis parses them) and
 	// "nats://127.0.0.1:4222" for nats (nats:// or tls://, several
 	// separated by commas). For memory, empty means a bus private to this
 	// node and "memory://NAME" a bus shared by every node of the process
-	// opened with the same NAME.
+	// opened with the same NAME. For redis-cluster it is
+	// "redis-cluster://[user:password@]host:port,host:port,..." (redis://
+	// is taken too): the seed nodes the slot map is first asked from.
+	// Default "redis-cluster://127.0.0.1:6379".
 	URL string
 	// Prefix namespaces wsify's traffic on a shared broker: a channel is
 	// the Redis channel "<Prefix>:<name>" or under the NATS subject
@@ -40,6 +44,11 @@ type Config struct {
 	MinBackoff time.Duration
 	// MaxBackoff caps the wait between reconnect attempts. Default 5s.
 	MaxBackoff time.Duration
+	// Partitions is, for redis-cluster, how many subscription connections
+	// the node holds to each master, and the size of its publishing pool
+	// there: a node holds at most 2 × Partitions connections per master
+	// whatever the number of channels. Default 4, at most 64.
+	Partitions int
 }
 
 // WithDefaults returns c with every unset field given its documented default.
@@ -56,10 +65,15 @@ func (c Config) WithDefaults() Config {
 	c.PingInterval = cmp.Or(c.PingInterval, 5*time.Second)
 	c.MinBackoff = cmp.Or(c.MinBackoff, 100*time.Millisecond)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Second)
+	c.Partitions = cmp.Or(c.Partitions, 4)
 	return c
 }
 
-var defaultURL = map[string]string{"redis": "redis://127.0.0.1:6379", "nats": "nats://127.0.0.1:4222"}
+var defaultURL = map[string]string{"redis": "redis://127.0.0.1:6379", "redis-cluster": "redis-cluster://127.0.0.1:6379",
+	"nats": "nats://127.0.0.1:4222"}
+
+// maxPartitions bounds Config.Partitions: more would only cost connections.
+const maxPartitions = 64
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
@@ -70,12 +84,15 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(slices.Contains(Drivers, c.Driver), "broker driver %q: want memory, redis or nats", c.Driver)
+	check(slices.Contains(Drivers, c.Driver), "broker driver %q: want memory, redis, redis-cluster or nats", c.Driver)
 	check(c.Timeout >= 0 && c.PingInterval >= 0 && c.MinBackoff >= 0 && c.MaxBackoff >= 0,
 		"broker timeouts must not be negative")
+	check(c.Partitions > 0 && c.Partitions <= maxPartitions, "broker partitions %d: want 1 to %d", c.Partitions, maxPartitions)
 	if err := c.checkURL(); err != nil {
 		errs = append(errs, err)
 	}
+	check(c.Driver != "redis-cluster" || !strings.ContainsAny(c.Prefix, "{}"),
+		"broker prefix %q: a redis-cluster prefix has no '{' or '}': the channel name is the key's hash tag", c.Prefix)
 	check(c.Driver != "nats" || validSubjectPrefix(c.Prefix),
 		"broker prefix %q: a NATS subject prefix is dot-separated tokens of letters, digits, '-' and '_'", c.Prefix)
 	return errors.Join(errs...)
@@ -84,8 +101,12 @@ func (c Config) Validate() error {
 var schemes = map[string][]string{"memory": {"memory"}, "redis": {"redis", "rediss", "unix"}, "nats": {"nats", "tls"}}
 
 func (c Config) checkURL() error {
-	if c.Driver == "memory" && c.URL == "" {
+	switch {
+	case c.Driver == "memory" && c.URL == "":
 		return nil
+	case c.Driver == "redis-cluster":
+		_, err := parseClusterURL(c.URL)
+		return err
 	}
 	for raw := range strings.SplitSeq(c.URL, ",") {
 		u, err := url.Parse(strings.TrimSpace(raw))

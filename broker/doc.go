@@ -3,8 +3,9 @@
 //
 // A Broker is opened from a Config whose zero value is the in-process
 // "memory" driver: no network, one node. The "redis" driver rides on Redis
-// pub/sub (github.com/redis/go-redis/v9) and the "nats" driver on core NATS
-// (github.com/nats-io/nats.go).
+// pub/sub (github.com/redis/go-redis/v9), the "redis-cluster" driver on
+// Redis Cluster sharded pub/sub (cluster.go) and the "nats" driver on core
+// NATS (github.com/nats-io/nats.go).
 //
 // The node tells its broker which channels it wants (Subscribe when the
 // first local client joins, Unsubscribe when the last one leaves), so each

@@ -14,6 +14,9 @@ const redacted = "xxxxx"
 // keeps its scheme, host and path, but not its user name, password or NATS
 // token, and one that does not parse shows nothing of itself.
 func (c Config) RedactedURL() string {
+	if strings.EqualFold(c.Driver, "redis-cluster") { // one URL whose host is a list
+		return redactClusterURL(c.URL)
+	}
 	parts := strings.Split(c.URL, ",")
 	for i, raw := range parts {
 		parts[i] = redactURL(strings.TrimSpace(raw))

@@ -67,3 +67,10 @@ func (w *wishlist) len() int {
 	defer w.mu.Unlock()
 	return len(w.want)
 }
+
+func (w *wishlist) wants(channel string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.want[channel]
+	return ok
+}

@@ -27,6 +27,8 @@ func TestBadURLsAreNotPrinted(t *testing.T) {
 		{[]string{"--broker", "redis"}, "WSIFY_BROKER_URL=http://SECRETUSER:SECRETPW@127.0.0.1:1", "broker URL"},
 		{[]string{"--broker", "redis", "--broker-url", "redis://SECRETUSER:SECRETPW@127.0.0.1:port"}, "", "broker URL"},
 		{[]string{"--broker", "nats", "--broker-url", "nats://127.0.0.1:1,ftp://SECRETTOKEN@127.0.0.1:2"}, "", "broker URL"},
+		{[]string{"--broker", "redis-cluster", "--broker-url", "redis-cluster://SECRETUSER:SECRETPW@127.0.0.1:1,127.0.0.1:2/0"}, "", "broker URL"},
+		{[]string{"--broker", "redis-cluster"}, "WSIFY_BROKER_URL=http://SECRETUSER:SECRETPW@127.0.0.1:1,127.0.0.1:2", "broker URL"},
 	} {
 		cmd := exec.Command(binary, append([]string{"--listen-addr", "127.0.0.1:0"}, tc.args...)...)
 		cmd.Env = append(os.Environ(), tc.env)

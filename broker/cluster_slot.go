@@ -1,0 +1,34 @@
+package broker
+
+import "strings"
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// keySlot is the hash slot Redis Cluster gives key: CRC16 (XMODEM) of its
+// hash tag, the part between the first '{' and the next '}' when that part
+// is not empty, else of the whole key.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16(key) % clusterSlots
+}
+
+// crc16 is CRC-16/XMODEM (polynomial 0x1021, initial 0), as Redis's crc16.c.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
