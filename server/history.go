@@ -43,6 +43,8 @@ func (s *Server) loadNamespaces() error {
 	switch b := s.cfg.Broker; {
 	case b.Driver == "nats":
 		return fmt.Errorf("channel history is not available with the nats broker (core NATS keeps nothing): use the redis broker for history, or turn history off")
+	case b.Driver == "redis-cluster":
+		return fmt.Errorf("channel history is not available with the redis-cluster broker yet: use the redis broker for history, or turn history off")
 	case b.Driver == "redis":
 		s.remoteHistory = true // kept in Redis (historyremote.go)
 	case b.URL != "":
