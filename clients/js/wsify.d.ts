@@ -10,6 +10,8 @@ export interface StateInfo {
   reason?: string;
   /** Milliseconds until the next attempt ("disconnected"). */
   delay?: number;
+  /** Reconnect attempts since the last connection that lasted maxDelay ("disconnected"). */
+  attempt?: number;
 }
 
 export interface ClientOptions {

@@ -92,7 +92,7 @@ export class Client {
       return this._stop(1006, e.message);
     }
     this._ws = ws;
-    const opening = setTimeout(() => this._lost(ws, 1006, "connect timeout"), this.options.timeout);
+    const opening = (this._opening = setTimeout(() => this._lost(ws, 1006, "connect timeout"), this.options.timeout));
     ws.onopen = () => {
       clearTimeout(opening);
       this._opened(ws);
@@ -101,6 +101,12 @@ export class Client {
       clearTimeout(opening);
       this._closed(ws, e.code, e.reason);
     };
+    // A failed connection may get an error event and no close event
+    // (Node 20's WebSocket on a refused connection).
+    ws.onerror = () => {
+      clearTimeout(opening);
+      this._lost(ws, 1006, "connection failed");
+    };
     ws.onmessage = (e) => this._frame(e.data);
   }
 
@@ -108,7 +114,7 @@ export class Client {
   // may never answer it.
   _lost(ws, code, reason) {
     if (!ws || ws !== this._ws) return;
-    ws.onopen = ws.onclose = ws.onmessage = null;
+    ws.onopen = ws.onclose = ws.onerror = ws.onmessage = null;
     try {
       ws.close(4000, reason);
     } catch {
@@ -134,13 +140,12 @@ export class Client {
     if (ws !== this._ws) return;
     this._ws = null;
     clearTimeout(this._stable);
+    if (NO_RECONNECT.test(reason)) return this._stop(code, reason);
     this._reject(this._pending.values(), "disconnected", "the connection was lost before the reply");
     this._pending.clear();
     for (const sub of this._subs.values()) sub._flush();
-    if (this.state === "closed") return;
-    if (NO_RECONNECT.test(reason)) return this._stop(code, reason);
     const delay = this._delay(code);
-    this._set("disconnected", { code, reason, delay });
+    this._set("disconnected", { code, reason, delay, attempt: this._attempt });
     this._timer = setTimeout(() => this._connect(), delay);
   }
 
@@ -166,11 +171,12 @@ export class Client {
   // _stop ends the client for good.
   _stop(code, reason) {
     clearTimeout(this._timer);
+    clearTimeout(this._opening);
     clearTimeout(this._stable);
     const ws = this._ws;
     this._ws = null;
     if (ws) {
-      ws.onopen = ws.onclose = ws.onmessage = null;
+      ws.onopen = ws.onclose = ws.onerror = ws.onmessage = null;
       try {
         ws.close(1000);
       } catch {

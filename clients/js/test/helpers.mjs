@@ -255,7 +255,7 @@ export function histogram(values, lo, width, bins) {
   return {
     counts,
     text: counts
-      .map((n, i) => `${String(Math.round(lo + i * width)).padStart(6)} ms ${String(n).padStart(5)} ${"#".repeat(Math.round((40 * n) / top))}`)
+      .map((n, i) => `${String(Math.round(lo + i * width)).padStart(6)} ms ${String(n).padStart(5)} ${"=".repeat(Math.round((40 * n) / top))}`)
       .join("\n"),
   };
 }
