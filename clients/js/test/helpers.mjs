@@ -3,7 +3,7 @@
 // with a chosen reason, speak the history protocol), and waiting.
 import { spawn, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -96,6 +96,12 @@ export function startWsify({ port = 0, env = {} } = {}) {
           await exited;
         },
         signal: (sig) => proc.kill(sig),
+        // pause stops the process (SIGSTOP) and waits until the kernel
+        // says it is stopped: kill returns before every thread is.
+        async pause() {
+          proc.kill("SIGSTOP");
+          await waitFor(() => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${proc.pid}/stat`, "utf8")), 5000, "stopped");
+        },
       });
     });
   });
