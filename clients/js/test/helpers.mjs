@@ -4,7 +4,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -107,18 +107,31 @@ export function startWsify({ port = 0, env = {} } = {}) {
   });
 }
 
+// request sends one HTTP request on a connection of its own. Not fetch:
+// Node's fetch keeps connections alive in the pool its WebSocket shares,
+// and a WebSocket handshake sent on a connection that already carried a
+// request is refused (README: an upgrade must be the first request).
+function request(url, method = "GET", body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent: false, headers: body ? { "Content-Type": "application/json" } : {} }, (res) => {
+      let b = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (b += c));
+      res.on("end", () => resolve({ status: res.statusCode, body: b }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 // publish POSTs /broadcast to node, as a backend would.
 export async function publish(node, channel, content) {
-  const r = await fetch(node.http + "/broadcast", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ channel, content }),
-  });
-  if (r.status !== 201) throw new Error("POST /broadcast: " + r.status);
+  const r = await request(node.http + "/broadcast", "POST", JSON.stringify({ channel, content }));
+  if (r.status !== 201) throw new Error("POST /broadcast: " + r.status + " " + r.body);
 }
 
 export async function stats(node) {
-  return (await fetch(node.http + "/stats")).json();
+  return JSON.parse((await request(node.http + "/stats")).body);
 }
 
 // authorizer is an HTTP authorizer on a free port: decide(body) returns
