@@ -63,7 +63,7 @@ fuzz:
 # against a wsify binary built for the run; on Node below 22 with
 # --experimental-websocket (clients/js/run-tests.sh).
 js:
-	./clients/js/run-tests.sh
+	GO=$(GO) ./clients/js/run-tests.sh
 
 # bench runs the Go benchmarks of the hot paths (allocations reported), then
 # the load tool's suite at the issue's sizes; figures in bench/RESULTS.md.

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd ../.. && go build -o "$tmp/wsify" ./cmd/wsify)
+(cd ../.. && "${GO:-go}" build -o "$tmp/wsify" ./cmd/wsify)
 export WSIFY_BIN="$tmp/wsify"
 flags=()
 if [ "$(node -p 'parseInt(process.versions.node)')" -lt 22 ]; then

@@ -258,16 +258,20 @@ export class Client {
     return this._send("join", args).then(
       (reply) => sub._joined(reply, since),
       (e) => {
-        if (this._subs.get(sub.channel) !== sub) return;
-        if (e.code === "timeout" && sub._active) {
-          // The server is stuck: start over on a new connection.
-          this._lost(this._ws, 1006, "join timeout");
-        } else if (e.code !== "disconnected" || !sub._active) {
-          this._subs.delete(sub.channel);
-          sub._active = false;
-          if (e.code !== "closed") e.channel = sub.channel;
+        const mine = this._subs.get(sub.channel) === sub;
+        e.channel = sub.channel;
+        if (!sub._active) {
+          // A first join: its caller gets the error, nothing stays joined.
+          if (mine) this._subs.delete(sub.channel);
           throw e;
         }
+        // A re-join: a lost connection or a closed client is no news.
+        if (!mine || e.code === "disconnected" || e.code === "closed") return;
+        // The server is stuck: start over on a new connection.
+        if (e.code === "timeout") return this._lost(this._ws, 1006, "join timeout");
+        this._subs.delete(sub.channel);
+        sub._active = false;
+        throw e;
       },
     );
   }

@@ -163,8 +163,10 @@ test("commands after close reject with closed; so do those in flight", async () 
   const c = await connected();
   const sub = await c.join("news");
   const inFlight = c.broadcast("news", 1);
+  const joining = c.join("joining");
   c.close();
   await assert.rejects(inFlight, { code: "closed" });
+  await assert.rejects(joining, { code: "closed", channel: "joining" });
   assert.equal(c.state, "closed");
   for (const call of [() => c.join("x"), () => c.broadcast("x", 1), () => c.history("x"), () => c.presence("x"), () => c.presenceStats("x")]) {
     await assert.rejects(call(), { code: "closed" });
