@@ -14,4 +14,5 @@ if [ "$(node -p 'parseInt(process.versions.node)')" -lt 22 ]; then
 	flags+=(--experimental-websocket)
 fi
 if [ $# -eq 0 ]; then set -- test/*.test.mjs; fi
-node "${flags[@]}" --test "$@"
+# Every test is bounded: one that hangs fails after a minute.
+node "${flags[@]}" --test --test-timeout=60000 "$@"

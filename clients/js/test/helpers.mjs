@@ -64,6 +64,11 @@ export async function freePort() {
 
 const listening = /wsify listening"? addr=(\S+)/;
 
+// Every server started is killed when the test process exits, whatever
+// the test did.
+const running = new Set();
+process.on("exit", () => running.forEach((p) => p.kill("SIGKILL")));
+
 // startWsify runs the binary on 127.0.0.1:port (0: a free one) with env
 // added, and resolves once it logs where it listens.
 export function startWsify({ port = 0, env = {} } = {}) {
@@ -71,7 +76,8 @@ export function startWsify({ port = 0, env = {} } = {}) {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const exited = new Promise((r) => proc.on("exit", r));
+  running.add(proc);
+  const exited = new Promise((r) => proc.on("exit", r)).then(() => running.delete(proc));
   let log = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("wsify did not start:\n" + log)), 20000);
