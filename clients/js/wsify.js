@@ -338,10 +338,10 @@ export class Subscription {
     const c = this.client;
     if (c._subs.get(this.channel) !== this) return;
     this._active = true;
-    if (reply.recovered !== true) {
-      this._offset = null;
-      if (since) c._call(this._o.onResync, { channel: this.channel });
-    }
+    // Not recovered: the stream starts afresh. Only a "recovered":false
+    // answer to a since is a gap; a reply without it means no history.
+    if (reply.recovered !== true) this._offset = null;
+    if (since && reply.recovered === false) c._call(this._o.onResync, { channel: this.channel });
     this._flush(Array.isArray(reply.publications) ? reply.publications : []);
     if (reply.recovered !== true && typeof reply.offset === "number" && !(this._offset >= reply.offset)) {
       this._offset = reply.offset;

@@ -151,6 +151,23 @@ test("since on the first join; join and leave events; errors without an id", asy
   }
 });
 
+test("a since answered without recovered (no history, today's server) is no resync", async () => {
+  const fake = await fakeServer((conn) => {
+    conn.onCommand = (cmd) => conn.send({ id: cmd.id, ok: true });
+  });
+  const c = new Client(fake.url, opts);
+  try {
+    const resyncs = [];
+    const sub = await c.join("old", { since: 7, onResync: (i) => resyncs.push(i) });
+    assert.deepEqual(fake.conns[0].commands[0].args, { channel: "old", since: 7 });
+    assert.deepEqual(resyncs, []);
+    assert.equal(sub.offset, null);
+  } finally {
+    c.close();
+    await fake.close();
+  }
+});
+
 test("a re-join the server refuses drops the subscription with an error event", async () => {
   const fake = await fakeServer((conn) => {
     const n = fake.conns.length;
