@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test deps lint cross race fuzz bench bench-tool
+.PHONY: run build test deps lint cross race fuzz js bench bench-tool
 
 run:
 	$(GO) run ./cmd/wsify
@@ -11,9 +11,9 @@ build:
 	$(GO) build -o bin/wsify ./cmd/wsify
 
 # test installs whatever the suite needs and is missing, checks formatting
-# and vet, runs every test with the race detector, then fuzzes the parsers
-# briefly. .ci/run runs this.
-test: deps lint race fuzz
+# and vet, runs every test with the race detector, fuzzes the parsers
+# briefly, then runs the JavaScript client's tests. .ci/run runs this.
+test: deps lint race fuzz js
 
 deps:
 	./scripts/deps.sh
@@ -58,6 +58,12 @@ fuzz:
 		pkg=$${pf%%:*}; f=$${pf#*:}; \
 		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./$$pkg/ || exit 1; \
 	done
+
+# js runs the JavaScript client's tests (clients/js/test, node --test)
+# against a wsify binary built for the run; on Node below 22 with
+# --experimental-websocket (clients/js/run-tests.sh).
+js:
+	GO=$(GO) ./clients/js/run-tests.sh
 
 # bench runs the Go benchmarks of the hot paths (allocations reported), then
 # the load tool's suite at the issue's sizes; figures in bench/RESULTS.md.

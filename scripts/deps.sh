@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # add packages here as "command:package"
 # chromium, node, npm: the console's browser test (console/browser_test.go)
+# and the JavaScript client's tests (clients/js)
 # python3-websockets: the interop test's Python client (interop/)
 # redis-server: the broker tests start a real one (broker/, server/cluster tests);
 # redis-cli: brokertest creates a real Redis Cluster with it (redis-cli --cluster create)
@@ -26,4 +27,7 @@ fi
 # ws and playwright-core: the interop test's Node and Chromium clients
 { [ -f interop/node_modules/ws/package.json ] && [ -f interop/node_modules/playwright-core/package.json ]; } ||
 	npm ci --prefix interop --no-audit --no-fund
+# esbuild (a devDependency) measures the JavaScript client's minified size
+[ -f clients/js/node_modules/esbuild/package.json ] ||
+	npm ci --prefix clients/js --no-audit --no-fund
 go mod download

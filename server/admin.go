@@ -114,6 +114,8 @@ func (s *Server) operatorHandler(path string) fasthttp.RequestHandler {
 		if s.ns != nil { // without history the path stays unknown, as before it
 			return s.handleHistory
 		}
+	case "/wsify.js":
+		return handleClientModule
 	}
 	return nil
 }
@@ -122,6 +124,14 @@ func (s *Server) handleConsole(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.SetBody(console.Page)
+}
+
+// handleClientModule serves the JavaScript client the console imports
+// (clients/js/wsify.js).
+func handleClientModule(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/javascript; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetBody(console.Client)
 }
 
 // handleConsoleConfig tells the console the public port, which differs

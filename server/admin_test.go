@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/wsify/wsify/console"
 	"github.com/wsify/wsify/server"
 )
 
@@ -14,7 +17,7 @@ import (
 func TestAdminAddressTakesTheOperatorEndpoints(t *testing.T) {
 	s := start(t, server.Config{AdminAddr: "127.0.0.1:0"})
 	public, admin := httpURL(s, ""), "http://"+s.AdminAddr().String()
-	for _, path := range []string{"/metrics", "/stats", "/", "/console.json"} {
+	for _, path := range []string{"/metrics", "/stats", "/", "/console.json", "/wsify.js"} {
 		if status, _ := get(t, public+path); status != http.StatusNotFound {
 			t.Errorf("public GET %s: %d, want 404", path, status)
 		}
@@ -60,6 +63,23 @@ func TestOperatorEndpointsOnThePublicPortByDefault(t *testing.T) {
 	}
 	if m := scrape(t, httpURL(s, "/metrics")); m["wsify_broker_up"] != 1 {
 		t.Fatalf("wsify_broker_up = %v", m["wsify_broker_up"])
+	}
+}
+
+// TestClientModuleServedBesideTheConsole: the page imports the JavaScript
+// client from /wsify.js, as a module (which browsers load only with a
+// JavaScript content type).
+func TestClientModuleServedBesideTheConsole(t *testing.T) {
+	s := start(t, server.Config{})
+	resp, err := http.Get(httpURL(s, "/wsify.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		!bytes.Equal(body, console.Client) || !bytes.Contains(body, []byte("export class Client")) {
+		t.Fatalf("GET /wsify.js: %d %q %.80q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestProtectedModeKeepsOperatorEndpointsToLoopback(t *testing.T) {
 	remote, local := remoteBase(t, s), "http://127.0.0.1:"+strconv.Itoa(int(s.Addr().Port()))
 	sub := mustDialURL(t, strings.Replace(remote, "http", "ws", 1)+"/ws")
 	joinSync(t, sub, "p")
-	for _, path := range []string{"/stats", "/metrics", "/", "/index.html", "/console.json"} {
+	for _, path := range []string{"/stats", "/metrics", "/", "/index.html", "/console.json", "/wsify.js"} {
 		resp, body := do(t, http.MethodGet, remote+path, "", "", direct)
 		expectProtected(t, "GET "+path, resp.StatusCode, body)
 	}
