@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"testing"
 	"time"
@@ -102,4 +103,28 @@ func TestRearmRefusedClosesAndCounts(t *testing.T) {
 	if _, _, err := ws.ReadMessage(); err == nil {
 		t.Fatal("the client can still read")
 	}
+}
+
+// TestListenerNotWatchedAgainIsRetried: when the poller refuses the
+// listener after an accept pause, the node would silently stop accepting:
+// it is logged, counted and tried again.
+func TestListenerNotWatchedAgainIsRetried(t *testing.T) {
+	s, _, _ := oneClient(t)
+	s.resumeAccepts() // the listener is watched already: the poller refuses it
+	if n := s.stats.pollerErrors.Load(); n != 1 {
+		t.Fatalf("%d poller errors counted, want 1", n)
+	}
+	s.poller.Remove(s.lfd) // now nothing accepts, but for the retry scheduled above
+	testutil.Eventually(t, "accepting again", func() bool {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		nc.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+		buf := make([]byte, 12)
+		n, _ := nc.Read(buf)
+		return n >= 12 && string(buf[:12]) == "HTTP/1.1 200"
+	})
 }
