@@ -71,3 +71,38 @@ test("in Chromium: re-joined and delivering after a crash and a graceful restart
     await node.stop();
   }
 });
+
+test("in Chromium: 2,000 publications, the connection cut three times, every one once, in order", async () => {
+  const node = await startWsify({ env: { WSIFY_HISTORY_SIZE: "1000" } });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await page.goto(node.http + "/console.json");
+    await page.evaluate(async (url) => {
+      const { Client } = await import("/wsify.js");
+      const w = window;
+      w.got = [];
+      w.resyncs = 0;
+      w.client = new Client(url, { minDelay: 200, maxDelay: 400, timeout: 3000 });
+      await w.client.join("news", { onMessage: (m, meta) => w.got.push([m, meta.offset]), onResync: () => w.resyncs++ });
+    }, node.url);
+    const count = () => page.evaluate(() => window.got.length);
+    let sent = 0;
+    for (let cut = 1; cut <= 3; cut++) {
+      for (let i = 0; i < 600; i++) await publish(node, "news", ++sent);
+      await waitFor(async () => (await count()) === sent, 10000, "the publications before cut " + cut);
+      await page.evaluate(() => window.client._ws.close()); // the network fails
+      for (let i = 0; i < 67; i++) await publish(node, "news", ++sent); // missed while away
+      await waitFor(async () => (await stats(node)).connections === 1, 10000, "reconnected after cut " + cut);
+    }
+    await waitFor(async () => (await count()) === sent, 10000, "every publication");
+    const got = await page.evaluate(() => window.got);
+    assert.deepEqual(got, Array.from({ length: sent }, (_, i) => [i + 1, i + 1]));
+    assert.equal(await page.evaluate(() => window.resyncs), 0);
+    await page.evaluate(() => window.client.close());
+    assert.deepEqual(errors, []);
+  } finally {
+    await node.stop();
+  }
+});

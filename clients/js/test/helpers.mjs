@@ -113,6 +113,26 @@ export function startWsify({ port = 0, env = {} } = {}) {
   });
 }
 
+// startRedis runs a redis-server (installed by make deps) on a free port,
+// killed when the test process exits, and resolves with its URL once it
+// answers.
+export async function startRedis() {
+  const port = await freePort();
+  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  running.add(proc);
+  proc.on("exit", () => running.delete(proc));
+  const answers = () =>
+    new Promise((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => s.write("PING\r\n"));
+      s.on("data", (d) => { resolve(String(d).startsWith("+PONG")); s.destroy(); });
+      s.on("error", () => resolve(false));
+    });
+  for (let i = 0; i < 200 && !(await answers()); i++) await sleep(25);
+  return { url: `redis://127.0.0.1:${port}`, stop: () => proc.kill("SIGKILL") };
+}
+
 // request sends one HTTP request on a connection of its own. Not fetch:
 // Node's fetch keeps connections alive in the pool its WebSocket shares,
 // and a WebSocket handshake sent on a connection that already carried a

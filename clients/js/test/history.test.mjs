@@ -4,12 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../wsify.js";
-import { startWsify, publish, nextState, waitFor } from "./helpers.mjs";
+import { startWsify, startRedis, publish, nextState, waitFor } from "./helpers.mjs";
 
 const fast = { minDelay: 200, maxDelay: 400, timeout: 3000 };
 const history = { WSIFY_HISTORY_SIZE: "1000" };
 
-test("a cut connection resumes: every publication once, in order", async () => {
+test("a stream of 2,000 publications cut three times: every one once, in order", async () => {
   const node = await startWsify({ env: history });
   const c = new Client(node.url, fast);
   try {
@@ -18,14 +18,15 @@ test("a cut connection resumes: every publication once, in order", async () => {
     const sub = await c.join("news", { onMessage: (n, m) => got.push([n, m.offset]), onResync: (i) => resyncs.push(i) });
     let sent = 0;
     for (const cut of [1, 2, 3]) {
-      for (let i = 0; i < 50; i++) await publish(node, "news", ++sent);
-      await waitFor(() => got.length === sent, 5000, "the publications before cut " + cut);
+      for (let i = 0; i < 600; i++) await publish(node, "news", ++sent);
+      await waitFor(() => got.length === sent, 10000, "the publications before cut " + cut);
       c._ws.close(); // the network fails: not the app's close
       await nextState(c, "disconnected");
-      for (let i = 0; i < 20; i++) await publish(node, "news", ++sent); // missed while away
+      for (let i = 0; i < 67; i++) await publish(node, "news", ++sent); // missed while away
       await nextState(c, "connected");
     }
-    await waitFor(() => got.length >= sent, 5000, "every publication");
+    await waitFor(() => got.length >= sent, 10000, "every publication");
+    assert.equal(sent, 2001);
     assert.deepEqual(got, Array.from({ length: sent }, (_, i) => [i + 1, i + 1]));
     assert.deepEqual(resyncs, []);
     assert.equal(sub.offset, sent);
@@ -59,5 +60,32 @@ test("after a restart of a memory-engine server the client is told to resync", a
   } finally {
     c.close();
     await node.stop();
+  }
+});
+
+test("after a restart of a Redis-backed node the client recovers what it missed", async () => {
+  const redis = await startRedis();
+  const env = { ...history, WSIFY_BROKER: "redis", WSIFY_BROKER_URL: redis.url };
+  let a = await startWsify({ env });
+  const b = await startWsify({ env }); // the backend publishes here
+  const port = a.port;
+  const c = new Client(a.url, fast);
+  try {
+    const got = [];
+    const resyncs = [];
+    await c.join("news", { onMessage: (n) => got.push(n), onResync: (i) => resyncs.push(i) });
+    for (let i = 1; i <= 10; i++) await publish(b, "news", i);
+    await waitFor(() => got.length === 10, 10000, "the first ten");
+    await a.stop("SIGKILL");
+    for (let i = 11; i <= 20; i++) await publish(b, "news", i); // while its node is down
+    a = await startWsify({ port, env });
+    await waitFor(() => got.length === 20, 15000, "the ten published while the node was down");
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(resyncs, []);
+  } finally {
+    c.close();
+    await a.stop();
+    await b.stop();
+    redis.stop();
   }
 });

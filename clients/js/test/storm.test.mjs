@@ -1,18 +1,21 @@
-// The reconnect storm: 2,000 clients on one server that restarts. Their
-// reconnects must spread over the whole first maxDelay window (not come
-// back in the same instant) and every client must end re-joined.
+// The reconnect storm: 2,000 clients on one Redis-backed server keeping
+// history, which restarts. Their reconnects must spread over the whole
+// first maxDelay window (not come back in the same instant), and every
+// client must end re-joined and recovered.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../wsify.js";
-import { startWsify, publish, stats, waitFor, histogram } from "./helpers.mjs";
+import { startWsify, startRedis, publish, stats, waitFor, histogram } from "./helpers.mjs";
 
 const N = 2000, CHANNELS = 20, lo = 50, hi = 2000, BINS = 10;
 
 const clients = [];
 after(() => clients.forEach((c) => c.close()));
 
-test(`${N} clients, a server restart: reconnects spread over the window, all re-joined`, async (t) => {
-  let node = await startWsify();
+test(`${N} clients, a server restart: reconnects spread over the window, all re-joined and recovered`, async (t) => {
+  const redis = await startRedis();
+  const env = { WSIFY_BROKER: "redis", WSIFY_BROKER_URL: redis.url, WSIFY_HISTORY_SIZE: "10" };
+  let node = await startWsify({ env });
   try {
     const got = new Array(N).fill(0);
     const firstWait = new Array(N).fill(-1); // ms from the 1001 to the first reconnect attempt
@@ -28,13 +31,15 @@ test(`${N} clients, a server restart: reconnects spread over the window, all re-
       });
       joins.push(c.join("storm-" + (i % CHANNELS), { onMessage: () => got[i]++ }));
     }
-    await Promise.all(joins);
+    const subs = await Promise.all(joins);
     assert.equal((await stats(node)).connections, N);
+    for (let ch = 0; ch < CHANNELS; ch++) await publish(node, "storm-" + ch, "before the restart");
+    await waitFor(() => got.every((n) => n === 1), 10000, "a delivery to every client before the restart");
 
     const port = node.port;
     const t0 = performance.now();
     await node.stop("SIGTERM"); // every client gets 1001, then the process exits
-    node = await startWsify({ port });
+    node = await startWsify({ port, env });
     const restarted = performance.now() - t0;
 
     let last;
@@ -49,7 +54,9 @@ test(`${N} clients, a server restart: reconnects spread over the window, all re-
     });
     const settled = performance.now() - t0;
     for (let ch = 0; ch < CHANNELS; ch++) await publish(node, "storm-" + ch, "after the restart");
-    await waitFor(() => got.every((n) => n === 1), 10000, "a delivery to every client");
+    await waitFor(() => got.every((n) => n === 2), 10000, "a delivery to every client");
+    const recovered = subs.filter((s) => s.recovered === true).length;
+    assert.equal(recovered, N, "clients whose re-join was recovered");
 
     assert.ok(firstWait.every((w) => w >= 0), "a client never tried again");
     const h = histogram(firstWait, lo, (hi - lo) / BINS, BINS);
@@ -65,5 +72,6 @@ test(`${N} clients, a server restart: reconnects spread over the window, all re-
   } finally {
     clients.forEach((c) => c.close());
     await node.stop();
+    redis.stop();
   }
 });
