@@ -18,6 +18,9 @@ export class WsifyError extends Error {
 // A close reason containing "reconnect":false (e.g. the JSON
 // {"reason":"banned","reconnect":false}) tells the client to stop.
 const NO_RECONNECT = /"reconnect"\s*:\s*false/;
+// DRAIN_DELAY reads the wait a draining server chose for this client:
+// {"reason":"shutdown","reconnect":true,"delay_ms":1234}.
+const DRAIN_DELAY = /"delay_ms":\s*(\d+)/;
 
 const fail = (code, message, channel) => new WsifyError(code, message, channel);
 const serverError = (e, channel) => fail(String(e.code), e.message, channel);
@@ -144,7 +147,7 @@ export class Client {
     this._reject(this._pending.values(), "disconnected", "the connection was lost before the reply");
     this._pending.clear();
     for (const sub of this._subs.values()) sub._flush();
-    const delay = this._delay(code);
+    const delay = this._delay(code, reason);
     this._set("disconnected", { code, reason, delay, attempt: this._attempt });
     this._timer = setTimeout(() => this._connect(), delay);
   }
@@ -154,9 +157,13 @@ export class Client {
   // A server that is shutting down (1001) or asks to retry later (1013)
   // sends everyone away at once: their first wait already spans the whole
   // window, so they do not come back together.
-  _delay(code) {
+  // A draining server (1001) may name the wait itself, a "delay_ms" drawn
+  // for this client in its close reason: that one is kept.
+  _delay(code, reason) {
     const { minDelay: lo, maxDelay: hi } = this.options;
     const n = ++this._attempt;
+    const told = code === 1001 && DRAIN_DELAY.exec(reason || "");
+    if (told) return Number(told[1]);
     const cap = code === 1001 || code === 1013 ? hi : Math.min(hi, lo * 2 ** n);
     return lo + Math.random() * (Math.max(cap, lo) - lo);
   }

@@ -189,3 +189,21 @@ test("queueSize 0: commands sent while disconnected reject at once", async () =>
   await assert.rejects(c.join("q"), { code: "disconnected" });
   c.close();
 });
+
+test("a draining server's delay_ms is the wait before the reconnect", async () => {
+  const node = await startWsify({ env: { WSIFY_DRAIN_PERIOD: "1s", WSIFY_SHUTDOWN_TIMEOUT: "5s" } });
+  const c = new Client(node.url, { minDelay: 20, maxDelay: 100, timeout: 2000 });
+  try {
+    await nextState(c, "connected");
+    const drained = new Promise((resolve) => c.on("state", (s, info) => s === "disconnected" && resolve(info)));
+    node.signal("SIGTERM");
+    const info = await drained;
+    const told = Number(/"delay_ms":(\d+)/.exec(info.reason)[1]);
+    assert.equal(info.code, 1001);
+    assert.equal(info.delay, told);
+    assert.ok(told >= 0 && told <= 1000, "delay_ms " + told + " outside the drain period");
+  } finally {
+    c.close();
+    await node.stop();
+  }
+});
