@@ -46,6 +46,13 @@ func (c *confirmations) reset() {
 	c.mu.Unlock()
 }
 
+func (c *confirmations) has(channel string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ok[channel]
+	return ok
+}
+
 func (c *confirmations) wait(ctx context.Context, channel string) error {
 	c.mu.Lock()
 	if _, ok := c.ok[channel]; ok {

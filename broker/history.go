@@ -17,9 +17,19 @@ type Historian interface {
 	// ReadHistory returns where channel's history stands and the
 	// publications it keeps, oldest first, those older than o.TTL left out.
 	ReadHistory(channel []byte, o Retention) (Position, []Kept, error)
+	Confirmer
+}
+
+// Confirmer is a broker that can say when this node's subscription to a
+// channel is in place on the broker, so that a join answered after that
+// misses no publication made anywhere later (the redis driver).
+type Confirmer interface {
+	// Subscribed reports, without waiting, whether the broker has
+	// confirmed this node's subscription to channel.
+	Subscribed(channel []byte) bool
 	// WaitSubscribed returns once the broker has confirmed this node's
 	// subscription to channel (Subscribe), so that every publication made
-	// after that reaches Handlers.Publication.
+	// after that reaches this node.
 	WaitSubscribed(ctx context.Context, channel []byte) error
 }
 

@@ -122,6 +122,9 @@ func (r *redisBroker) ReadHistory(channel []byte, o Retention) (Position, []Kept
 	return pos, kept, nil
 }
 
+// Subscribed reports whether Redis confirmed the subscription (Confirmer).
+func (r *redisBroker) Subscribed(channel []byte) bool { return r.confirmed.has(string(channel)) }
+
 // WaitSubscribed waits for Redis to confirm the subscription (Historian).
 func (r *redisBroker) WaitSubscribed(ctx context.Context, channel []byte) error {
 	return r.confirmed.wait(ctx, string(channel))

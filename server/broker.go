@@ -32,7 +32,8 @@ import (
 // workers and freeze every connection.
 type brokerLink struct {
 	b       broker.Broker
-	pubs    *pool.Pool // client broadcasts waiting on the broker; nil when it never blocks
+	pubs    *pool.Pool       // client broadcasts waiting on the broker; nil when it never blocks
+	confirm broker.Confirmer // says when a subscription is in place; nil: joins answer at once (joinconfirm.go)
 	seed    maphash.Seed
 	stripes [64]sync.Mutex // serialize join and leave per channel hash
 }
@@ -65,6 +66,7 @@ func (s *Server) openBroker() error {
 	s.link.b, s.link.seed = b, maphash.MakeSeed()
 	if b.Blocking() {
 		s.link.pubs = pool.New(brokerCallers(), s.taskPanicked)
+		s.link.confirm, _ = b.(broker.Confirmer)
 	}
 	return nil
 }

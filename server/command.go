@@ -71,6 +71,10 @@ func (c *conn) execute(cmd *protocol.Command) {
 		return
 	case cmd.Kind == protocol.KindJoin:
 		c.join(cmd.Channel)
+		if c.needsConfirm(cmd.Channel) {
+			c.askConfirm(cmd) // concluded in resume
+			return
+		}
 		if cmd.Since.Given { // no history to recover from
 			c.concludeAt(cmd.Kind, cmd.ID, nil, protocol.NotRecovered)
 			return
@@ -232,6 +236,9 @@ func (c *conn) resume() {
 		c.frames()
 	case c.hcall != nil:
 		c.finishHistoryCall(verdict)
+		c.frames()
+	case c.jcall != nil:
+		c.finishJoin()
 		c.frames()
 	default:
 		c.finishCommand(msg, verdict)

@@ -49,6 +49,7 @@ type conn struct {
 	authMsg  []byte       // request head, or command body (command.go), awaiting the authorizer
 	pub      *pubCall     // the broadcast awaiting the broker (broker.go)
 	hcall    *historyCall // the join or history awaiting the broker's history (historyremote.go)
+	jcall    *joinCall    // the join awaiting the broker's confirmation (joinconfirm.go)
 	lim      connLimits   // rate limit and liveness (ratelimit.go, ping.go)
 	tls      *tlsState    // TLS layer; nil on a plain listener (tls.go)
 	deflate  bool         // permessage-deflate negotiated (deflate.go)

@@ -25,6 +25,10 @@ func (s *Server) taskPanicked(t pool.Task, v any) {
 		t.c.requestClose(discInternalError) // its connection waits for an answer that will not come
 	case *pubCall:
 		t.c.requestClose(discInternalError)
+	case *joinCall:
+		t.c.requestClose(discInternalError)
+	case *historyCall:
+		t.c.requestClose(discInternalError)
 	}
 }
 

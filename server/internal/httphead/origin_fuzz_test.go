@@ -39,7 +39,7 @@ func FuzzNormalizeOrigin(f *testing.F) {
 				t.Fatalf("%q: %q normalizes to %q, %v", origin, got, again, err)
 			}
 		}
-		for _, variant := range []string{asciiUpper(origin), strings.ToLower(asciiUpper(origin)), " \t" + origin + "\t "} {
+		for _, variant := range []string{asciiUpper(origin), asciiLower(origin), " \t" + origin + "\t "} {
 			v, verr := httphead.NormalizeOrigin(variant)
 			if v != got || (verr == nil) != (err == nil) {
 				t.Fatalf("%q: %q, %v; but %q gives %q, %v", origin, got, err, variant, v, verr)
@@ -67,14 +67,18 @@ func browserHost(origin string) bool {
 
 var asciiName = regexp.MustCompile(`^[a-z0-9_.-]+$`)
 
-// asciiUpper upper-cases ASCII letters only: Unicode case mapping is not
-// a round trip ("ß" has no single upper-case letter), and a browser sends
-// hosts in ASCII (punycode) anyway.
-func asciiUpper(s string) string {
+// asciiUpper and asciiLower change the case of ASCII letters only:
+// Unicode case mapping is not a round trip ("ß" has no single upper-case
+// letter), strings.ToLower rewrites invalid UTF-8 as U+FFFD (another
+// input altogether), and a browser sends hosts in ASCII (punycode) anyway.
+func asciiUpper(s string) string { return asciiCase(s, 'a', 'z', 'A'-'a') }
+func asciiLower(s string) string { return asciiCase(s, 'A', 'Z', 'a'-'A') }
+
+func asciiCase(s string, lo, hi byte, shift int) string {
 	b := []byte(s)
 	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
+		if lo <= c && c <= hi {
+			b[i] = byte(int(c) + shift)
 		}
 	}
 	return string(b)

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/wsify/wsify/protocol"
+)
+
+// A join is answered once this node's broker subscription to the channel
+// is confirmed (brokers that can say so: broker.Confirmer), so that a
+// publication made on any node after the answer reaches the new
+// subscriber. The subscriber is in the hub from the start; only the
+// answer waits, off the workers, while the connection's later commands
+// wait behind it. A channel the node is subscribed to already answers at
+// once, so only the first join of a channel on a node pays the round trip.
+// With the broker down the answer comes after the broker timeout: nothing
+// is published meanwhile anyway (publications are refused).
+
+// joinCall is a join waiting for the broker's confirmation, run on the
+// publisher pool.
+type joinCall struct {
+	c       *conn
+	id      []byte
+	channel []byte
+	since   bool // the join named a since, which a channel without history cannot recover
+}
+
+// needsConfirm reports whether a join of channel must wait for the broker.
+func (c *conn) needsConfirm(channel []byte) bool {
+	cf := c.srv.link.confirm
+	return cf != nil && !cf.Subscribed(channel)
+}
+
+// askConfirm hands the join's answer to the publisher pool (waitFor).
+func (c *conn) askConfirm(cmd *protocol.Command) {
+	c.jcall = &joinCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel), since: cmd.Since.Given}
+	c.waitFor(c.srv.link.pubs, c.jcall)
+}
+
+func (j *joinCall) Run() {
+	s := j.c.srv
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Broker.Timeout)
+	s.link.confirm.WaitSubscribed(ctx, j.channel) // a timeout answers all the same: see above
+	cancel()
+	j.c.mu.Lock()
+	j.c.unlockSubmit(j.c.scheduleLocked(evResume))
+}
+
+// finishJoin answers the join once the broker confirmed it.
+func (c *conn) finishJoin() {
+	j := c.jcall
+	c.jcall = nil
+	if j.since {
+		c.concludeAt(protocol.KindJoin, j.id, nil, protocol.NotRecovered)
+		return
+	}
+	c.conclude(protocol.KindJoin, j.id, nil)
+}
