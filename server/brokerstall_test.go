@@ -32,11 +32,17 @@ func stuckRedisNode(t *testing.T, timeout time.Duration) (*brokertest.Redis, *se
 // the broker and fail with unavailable after its timeout, each before its
 // sender's next command; meanwhile another client's commands are answered
 // at once. Before, the two broadcasts held both workers and froze every
-// connection for the whole timeout.
+// connection for the whole timeout. (The commands are joins of channels
+// the node is subscribed to already: a join of a channel new to the node
+// waits for the broker to confirm the subscription, see joinconfirm.go.)
 func TestStuckRedisHoldsOnlyItsBroadcasters(t *testing.T) {
 	const timeout = 2 * time.Second // the default, as in production
 	r, s, b := stuckRedisNode(t, timeout)
 	a1, a2 := dialPeer(t, s), dialPeer(t, s)
+	keeper := dialPeer(t, s)
+	for i := range 3 {
+		keeper.join(t, fmt.Sprintf("other%d", i))
+	}
 	r.Pause()
 	for _, a := range []*peer{a1, a2} {
 		a.send(t, `{"command":"broadcast","args":{"channel":"room","content":"stuck"},"id":"b"}`)
