@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
 
 // shard is a master of the cluster as this node uses it: a small pool for
@@ -98,7 +100,7 @@ func (p *partition) run() {
 		select {
 		case <-p.ctx.Done():
 			return
-		case <-time.After(backoffDelay(cfg.MinBackoff, cfg.MaxBackoff, attempt)):
+		case <-time.After(backoff.Delay(cfg.MinBackoff, cfg.MaxBackoff, attempt)):
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
 
 // reloadState is when run must next ask the cluster for its slot map.
@@ -60,7 +62,7 @@ func (c *clusterBroker) reloadSlots() {
 	if err != nil {
 		c.reload.attempt++
 		c.reload.err = err
-		c.reload.next = time.Now().Add(backoffDelay(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.reload.attempt))
+		c.reload.next = time.Now().Add(backoff.Delay(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.reload.attempt))
 		return
 	}
 	c.reload = reloadState{}

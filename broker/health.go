@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,16 +60,4 @@ func (h *health) fill(st *Stats) {
 	cur := h.get()
 	st.Up, st.Reason, st.Downs = cur.Up, cur.Reason, h.downs.Load()
 	st.Since = cur.Since.UTC().Format(time.RFC3339Nano)
-}
-
-// backoffDelay is the wait before reconnect attempt n (from 1): min
-// doubled n-1 times, capped at max, with the upper half jittered so nodes
-// that lost the broker together do not come back in lockstep.
-func backoffDelay(minD, maxD time.Duration, n int) time.Duration {
-	d := minD
-	for i := 1; i < n && d < maxD; i++ {
-		d *= 2
-	}
-	d = min(d, maxD)
-	return d/2 + rand.N(d/2+1)
 }

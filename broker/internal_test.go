@@ -45,18 +45,6 @@ func TestCountersSkipOwnAndMalformed(t *testing.T) {
 	}
 }
 
-func TestBackoffDoublesWithinBounds(t *testing.T) {
-	lo, hi := 100*time.Millisecond, time.Second
-	for n := 1; n <= 10; n++ {
-		want := min(lo<<(n-1), hi)
-		for range 50 {
-			if d := backoffDelay(lo, hi, n); d < want/2 || d > want {
-				t.Fatalf("attempt %d: %v outside [%v, %v]", n, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestSubjectsRoundTripAnyChannelName(t *testing.T) {
 	n := &natsBroker{cfg: Config{Prefix: "wsify"}}
 	for _, name := range []string{"news", "a-b_C9", "news.sport", "x y", "*", ">", "é", "c.x", "b.eA"} {

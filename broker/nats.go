@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
 
 // natsBroker rides on core NATS. nats.go owns the connection: it
@@ -74,7 +76,7 @@ func (n *natsBroker) options() []nats.Option {
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectBufSize(-1), // refuse, not buffer, publications while down
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
-			return backoffDelay(cfg.MinBackoff, cfg.MaxBackoff, attempts)
+			return backoff.Delay(cfg.MinBackoff, cfg.MaxBackoff, attempts)
 		}),
 		nats.NoCallbacksAfterClientClose(),
 		nats.ConnectHandler(onConn),

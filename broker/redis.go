@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
 
 // redisBroker rides on Redis pub/sub. Publications go through the client's
@@ -138,7 +140,7 @@ func (r *redisBroker) run() {
 		select {
 		case <-r.ctx.Done():
 			return
-		case <-time.After(backoffDelay(r.cfg.MinBackoff, r.cfg.MaxBackoff, attempt)):
+		case <-time.After(backoff.Delay(r.cfg.MinBackoff, r.cfg.MaxBackoff, attempt)):
 		}
 	}
 }

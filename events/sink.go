@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
 
 // Sink queues events and posts them in batches from one goroutine.
@@ -182,7 +183,7 @@ func (s *Sink) deliver(batch []Event) {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-time.After(backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)):
+		case <-time.After(backoff.Delay(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)):
 		}
 	}
 	s.mu.Lock()
@@ -211,17 +212,6 @@ func (s *Sink) post(batch []Event) error {
 		return fmt.Errorf("%w: %d", errStatus, resp.StatusCode)
 	}
 	return nil
-}
-
-// backoff is the wait before attempt n+1: min doubled n-1 times, capped at
-// max, the upper half jittered.
-func backoff(minD, maxD time.Duration, n int) time.Duration {
-	d := minD
-	for i := 1; i < n && d < maxD; i++ {
-		d *= 2
-	}
-	d = min(d, maxD)
-	return d/2 + rand.N(d/2+1)
 }
 
 // Stats returns the sink's counters.

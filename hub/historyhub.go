@@ -42,11 +42,9 @@ func (h *Hub) HistoriesDropped() uint64 { return h.hist.dropped.Load() }
 // historyChannel returns channel name, which keeps a history, made when
 // missing. ok is false when name keeps none.
 func (h *Hub) historyChannel(name []byte) (ch *channel, ok bool) {
-	sh := h.shard(name)
-	sh.mu.RLock()
-	ch = sh.channels[string(name)]
-	sh.mu.RUnlock()
+	ch = h.lookup(name)
 	if ch == nil {
+		sh := h.shard(name)
 		sh.mu.Lock()
 		ch = h.channelLocked(sh, name)
 		sh.mu.Unlock()

@@ -86,12 +86,18 @@ func (h *Hub) shard(name []byte) *shard {
 // Channels returns how many channels have subscribers.
 func (h *Hub) Channels() int { return int(h.channels.Load()) }
 
-// Subscribers returns how many subscribers channel name has.
-func (h *Hub) Subscribers(name []byte) int {
+// lookup returns channel name, nil when it does not exist. The shard's
+// read lock is held only for the map lookup.
+func (h *Hub) lookup(name []byte) *channel {
 	sh := h.shard(name)
 	sh.mu.RLock()
-	ch := sh.channels[string(name)]
-	sh.mu.RUnlock()
+	defer sh.mu.RUnlock()
+	return sh.channels[string(name)]
+}
+
+// Subscribers returns how many subscribers channel name has.
+func (h *Hub) Subscribers(name []byte) int {
+	ch := h.lookup(name)
 	if ch == nil {
 		return 0
 	}
@@ -154,10 +160,7 @@ func (h *Hub) Publish(name []byte, frame []byte) int {
 
 // PublishMessage is Publish for a message that may carry a variant frame.
 func (h *Hub) PublishMessage(name []byte, m *Message) int {
-	sh := h.shard(name)
-	sh.mu.RLock()
-	ch := sh.channels[string(name)]
-	sh.mu.RUnlock()
+	ch := h.lookup(name)
 	if ch == nil {
 		return 0
 	}

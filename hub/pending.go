@@ -47,10 +47,7 @@ func (h *Hub) JoinPending(name []byte, s Subscriber) (first bool) {
 // s. It reports false, without calling settle, when s is no longer
 // pending (it left, or its connection closed).
 func (h *Hub) Settle(name []byte, s Subscriber, settle func(held []Held)) bool {
-	sh := h.shard(name)
-	sh.mu.RLock()
-	ch := sh.channels[string(name)]
-	sh.mu.RUnlock()
+	ch := h.lookup(name)
 	if ch == nil {
 		return false
 	}
@@ -70,10 +67,7 @@ func (h *Hub) Settle(name []byte, s Subscriber, settle func(held []Held)) bool {
 // broker delivered it, building its message once; pending joiners hold
 // it. It returns the number of subscribers reached.
 func (h *Hub) DeliverAt(name []byte, offset uint64, build func() *Message) int {
-	sh := h.shard(name)
-	sh.mu.RLock()
-	ch := sh.channels[string(name)]
-	sh.mu.RUnlock()
+	ch := h.lookup(name)
 	if ch == nil {
 		return 0
 	}
