@@ -2,8 +2,11 @@
 # cluster.sh: K wsify nodes on one port (SO_REUSEPORT) linked by a Redis
 # broker hold CONNS joined idle connections between them, then a broadcast
 # fans out to all of them. It prints the memory per connection (sum of the
-# nodes' RSS growth over the connections they hold) and the delivery latency
-# wsbench measured, and writes both to bench/out/cluster.json.
+# nodes' RSS growth over the connections they hold), the kernel's memory
+# per connection (TCP buffers from /proc/net/sockstat and the socket slabs
+# from /proc/slabinfo, both ends of each loopback connection), the CPU the
+# nodes and Redis used over the run, and the delivery latency wsbench
+# measured (p50/p99/max), and writes them to bench/out/cluster.json.
 #
 #   bench/cluster.sh                  # 8 nodes, 100,000 connections
 #   NODES=4 CONNS=20000 bench/cluster.sh
@@ -29,6 +32,14 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# cpu_ticks PID...: user+system CPU of the processes, in clock ticks.
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# tcp_mem_kib: the kernel's TCP buffer memory (/proc/net/sockstat, in pages).
+tcp_mem_kib() { awk -v pg="$(getconf PAGESIZE)" '/^TCP:/ {for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) * pg / 1024}' /proc/net/sockstat; }
+# slab_kib: the slab caches a TCP socket and its fd take (objects x size).
+slab_kib() {
+	awk '$1 ~ /^(TCP|request_sock_TCP|sock_inode_cache|filp|eventpoll_epi|eventpoll_pwq|tcp_bind_bucket|dentry)$/ {t += $3 * $4} END {printf "%d", t / 1024}' /proc/slabinfo 2>/dev/null || echo 0
+}
 sum_rss() { local t=0; for p in "${nodes[@]}"; do t=$((t + $(rss_kib "$p"))); done; echo $t; }
 sum_fds() { local t=0; for p in "${nodes[@]}"; do t=$((t + $(ls "/proc/$p/fd" | wc -l))); done; echo $t; }
 wait_for() { # wait_for SECONDS CMD...: poll until CMD succeeds
@@ -45,6 +56,7 @@ go build -o "$tmp/wsbench" ./bench/cmd/wsbench
 
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+redis_pid=$!
 pids+=($!)
 wait_for 10 redis-cli -p "$rport" ping >/dev/null 2>&1
 
@@ -63,6 +75,8 @@ wait_for 20 curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
 sleep 2 # let the runtimes settle before the baseline
 rss0=$(sum_rss)
 fds0=$(sum_fds) # each connection costs its node exactly one fd
+tcpmem0=$(tcp_mem_kib); slab0=$(slab_kib)
+node_cpu0=$(cpu_ticks "${nodes[@]}"); broker_cpu0=$(cpu_ticks "$redis_pid")
 echo "cluster: $NODES nodes on 127.0.0.1:$port, redis on $rport, baseline RSS $((rss0 / 1024)) MiB"
 
 # Sample the nodes while wsbench holds the connections and fans out; keep
@@ -73,8 +87,8 @@ sample() {
 		local c r
 		c=$(( $(sum_fds) - fds0 ))
 		r=$(sum_rss)
-		if [ "$c" -ge "$best" ]; then best=$c best_rss=$r; fi
-		echo "$best $best_rss" >"$tmp/peak"
+		if [ "$c" -ge "$best" ]; then best=$c best_rss=$r best_tcp=$(tcp_mem_kib) best_slab=$(slab_kib); fi
+		echo "$best $best_rss ${best_tcp:-0} ${best_slab:-0}" >"$tmp/peak"
 	done
 }
 sample &
@@ -83,15 +97,22 @@ pids+=($!)
 "$tmp/wsbench" -addr "127.0.0.1:$port" -pid "${nodes[0]}" \
 	-conns "$CONNS" -msgs "$MSGS" -rate 1 -out "$OUT" -name cluster-fanout fanout | tee "$tmp/fanout.txt"
 
-read -r peak peak_rss <"$tmp/peak"
+read -r peak peak_rss peak_tcp peak_slab <"$tmp/peak"
+hz=$(getconf CLK_TCK)
+node_cpu=$(( ($(cpu_ticks "${nodes[@]}") - node_cpu0) * 1000 / hz ))
+broker_cpu=$(( ($(cpu_ticks "$redis_pid") - broker_cpu0) * 1000 / hz ))
+kernel_per_conn=$(( (peak_tcp - tcpmem0 + peak_slab - slab0) * 1024 / (peak > 0 ? peak : 1) ))
+echo "cluster: kernel: TCP buffers $tcpmem0 -> $peak_tcp KiB, socket slabs $slab0 -> $peak_slab KiB: $kernel_per_conn bytes per connection (both ends on this host)"
+echo "cluster: CPU over the run: nodes $node_cpu ms, redis $broker_cpu ms"
 per_conn=$(( (peak_rss - rss0) * 1024 / (peak > 0 ? peak : 1) ))
 latency=$(grep '^{' "$tmp/fanout.txt" | tail -1)
 echo "cluster: peak $peak connections over $NODES nodes; RSS $((rss0 / 1024)) -> $((peak_rss / 1024)) MiB: $per_conn bytes per connection"
-python3 - "$OUT/cluster.json" "$NODES" "$peak" "$rss0" "$peak_rss" "$per_conn" "$latency" <<'EOF'
+python3 - "$OUT/cluster.json" "$NODES" "$peak" "$rss0" "$peak_rss" "$per_conn" "$latency" "$kernel_per_conn" "$node_cpu" "$broker_cpu" <<'EOF'
 import json, sys
-out, nodes, peak, rss0, rss1, per, lat = sys.argv[1:]
+out, nodes, peak, rss0, rss1, per, lat, kper, ncpu, bcpu = sys.argv[1:]
 rec = {"nodes": int(nodes), "connections": int(peak), "rss_before_kib": int(rss0),
-       "rss_peak_kib": int(rss1), "rss_bytes_per_connection": int(per)}
+       "rss_peak_kib": int(rss1), "rss_bytes_per_connection": int(per),
+       "kernel_bytes_per_connection": int(kper), "nodes_cpu_ms": int(ncpu), "broker_cpu_ms": int(bcpu)}
 try:
     rec["fanout"] = json.loads(lat)
 except ValueError:
