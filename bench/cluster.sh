@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 NODES=${NODES:-8}
 CONNS=${CONNS:-100000}
 MSGS=${MSGS:-5}
+DRAIN=${DRAIN:-5s} # longest wait for the deliveries of the last publication
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
@@ -95,7 +96,7 @@ sample &
 pids+=($!)
 
 "$tmp/wsbench" -addr "127.0.0.1:$port" -pid "${nodes[0]}" \
-	-conns "$CONNS" -msgs "$MSGS" -rate 1 -out "$OUT" -name cluster-fanout fanout | tee "$tmp/fanout.txt"
+	-conns "$CONNS" -msgs "$MSGS" -rate 1 -drain "$DRAIN" -out "$OUT" -name cluster-fanout fanout | tee "$tmp/fanout.txt"
 
 read -r peak peak_rss peak_tcp peak_slab <"$tmp/peak"
 hz=$(getconf CLK_TCK)
