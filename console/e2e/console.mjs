@@ -39,17 +39,22 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 
-async function drive(page) {
+// openAndJoin loads the console, waits for its connection and joins
+// "news"; it returns the page errors seen, which the caller checks last.
+async function openAndJoin(page) {
   page.setDefaultTimeout(20000);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && errors.push("console: " + m.text()));
-
   await page.goto(url);
   await page.locator("#status.open").waitFor();
-
   await page.fill("#channel", "news");
   await page.click("#join");
+  return errors;
+}
+
+async function drive(page) {
+  const errors = await openAndJoin(page);
   await page.locator('#channels .chip[data-channel="news"]').waitFor();
   console.log("joined");
 
@@ -76,15 +81,7 @@ async function drive(page) {
 }
 
 async function recover(page) {
-  page.setDefaultTimeout(20000);
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => m.type() === "error" && errors.push("console: " + m.text()));
-
-  await page.goto(url);
-  await page.locator("#status.open").waitFor();
-  await page.fill("#channel", "news");
-  await page.click("#join");
+  const errors = await openAndJoin(page);
   await page.locator("#log .ok", { hasText: "join news: ok at offset 0" }).waitFor();
   console.log("joined");
   await page.locator("#log .msg", { hasText: '@1 {"from":"go"}' }).waitFor();
