@@ -2,9 +2,7 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,30 +221,10 @@ func (p *partition) bySlot(channels []string) [][]string {
 	return out
 }
 
-// receive reads the connection until it fails. An idle connection is
-// pinged; one that stays silent for two intervals is dead.
+// receive reads the connection until it fails (a MOVED reply too: run
+// reloads the slot map).
 func (p *partition) receive(ps *redis.PubSub, pong chan<- struct{}) error {
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(p.ctx, p.c.cfg.PingInterval)
-		var ne net.Error
-		switch {
-		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
-			pinged = true
-			if err := ps.Ping(p.ctx); err != nil {
-				return fmt.Errorf("ping: %w", err)
-			}
-			continue
-		case err != nil && pinged:
-			return fmt.Errorf("receive (after an unanswered ping): %w", err)
-		case err != nil:
-			return fmt.Errorf("receive: %w", err) // a MOVED reply too: run reloads the slot map
-		}
-		pinged = false
-		if err := p.handle(msg, pong); err != nil {
-			return err
-		}
-	}
+	return receivePubSub(p.ctx, ps, p.c.cfg.PingInterval, func(msg any) error { return p.handle(msg, pong) })
 }
 
 func (p *partition) handle(msg any, pong chan<- struct{}) error {
@@ -257,12 +235,7 @@ func (p *partition) handle(msg any, pong chan<- struct{}) error {
 		case <-p.ctx.Done():
 		}
 	case *redis.Pong:
-		if m.Payload == syncToken {
-			select {
-			case pong <- struct{}{}:
-			default:
-			}
-		}
+		syncPonged(m, pong)
 	case *redis.Subscription:
 		// Redis unsubscribes a channel by itself when its slot leaves the
 		// master (migrated, or the master demoted): a fresh session on

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,28 +244,12 @@ func (r *redisBroker) keys(channels []string) []string {
 	return out
 }
 
-// receive reads the subscription connection until it fails. An idle
-// connection is pinged; one that stays silent for two intervals is dead.
+// receive reads the subscription connection until it fails.
 func (r *redisBroker) receive(ps *redis.PubSub, pong chan<- struct{}) error {
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(r.ctx, r.cfg.PingInterval)
-		var ne net.Error
-		switch {
-		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
-			pinged = true
-			if err := ps.Ping(r.ctx); err != nil {
-				return fmt.Errorf("ping: %w", err)
-			}
-			continue
-		case err != nil && pinged:
-			return fmt.Errorf("receive (after an unanswered ping): %w", err)
-		case err != nil:
-			return fmt.Errorf("receive: %w", err)
-		}
-		pinged = false
+	return receivePubSub(r.ctx, ps, r.cfg.PingInterval, func(msg any) error {
 		r.handle(msg, pong)
-	}
+		return nil
+	})
 }
 
 func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
@@ -278,12 +261,7 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 			r.confirmed.set(name)
 		}
 	case *redis.Pong:
-		if m.Payload == syncToken {
-			select {
-			case pong <- struct{}{}:
-			default:
-			}
-		}
+		syncPonged(m, pong)
 	}
 }
 
