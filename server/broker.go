@@ -89,13 +89,13 @@ func (s *Server) closeBroker() {
 // and publications stay in order, while no worker waits. The call gets
 // copies: what cmd points into is the read buffer, reused meanwhile.
 func (c *conn) askBroker(cmd *protocol.Command) {
-	c.pub = &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel)}
+	p := &pubCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel)}
 	if c.srv.keepsHistory(cmd.Channel) {
-		c.pub.content = bytes.Clone(cmd.Content) // the broker numbers it (historyremote.go)
+		p.content = bytes.Clone(cmd.Content) // the broker numbers it (historyremote.go)
 	} else {
-		c.pub.frame = protocol.BroadcastFrame(cmd.Channel, cmd.Content)
+		p.frame = protocol.BroadcastFrame(cmd.Channel, cmd.Content)
 	}
-	c.waitFor(c.srv.link.pubs, c.pub)
+	c.waitOn(p)
 }
 
 // pubCall is one client broadcast, run on the publisher pool. It
@@ -122,15 +122,28 @@ func (p *pubCall) Run() {
 	p.c.unlockSubmit(p.c.scheduleLocked(evResume))
 }
 
-// finishBroadcast answers the client once the broker has.
-func (c *conn) finishBroadcast(err error) {
-	id, pos := c.pub.id, c.pub.pos
-	c.pub = nil
-	if err == nil && pos != nil {
-		c.concludeAt(protocol.KindBroadcast, id, pos, protocol.NoRecovery)
+// finish answers the client once the broker has (brokerCall).
+func (p *pubCall) finish(c *conn, err error) {
+	if err == nil && p.pos != nil {
+		c.concludeAt(protocol.KindBroadcast, p.id, p.pos, protocol.NoRecovery)
 		return
 	}
-	c.conclude(protocol.KindBroadcast, id, err)
+	c.conclude(protocol.KindBroadcast, p.id, err)
+}
+
+// brokerCall is a command waiting on the broker off the workers, on the
+// publisher pool: when it is done it resumes its connection, whose
+// handler then calls finish with the broker's answer.
+type brokerCall interface {
+	Run()
+	finish(c *conn, err error)
+}
+
+// waitOn hands call to the publisher pool, the connection paused until
+// call has answered (waitFor).
+func (c *conn) waitOn(call brokerCall) {
+	c.call = call
+	c.waitFor(c.srv.link.pubs, call)
 }
 
 func (l *brokerLink) stripe(name []byte) *sync.Mutex {

@@ -231,14 +231,10 @@ func (c *conn) resume() {
 	switch {
 	case c.state == stateHandshake:
 		c.finishConnect(msg, verdict)
-	case c.pub != nil:
-		c.finishBroadcast(verdict)
-		c.frames()
-	case c.hcall != nil:
-		c.finishHistoryCall(verdict)
-		c.frames()
-	case c.jcall != nil:
-		c.finishJoin()
+	case c.call != nil:
+		call := c.call
+		c.call = nil
+		call.finish(c, verdict)
 		c.frames()
 	default:
 		c.finishCommand(msg, verdict)

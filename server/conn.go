@@ -38,24 +38,22 @@ type conn struct {
 	remote netip.AddrPort
 
 	state    connState
-	rbuf     []byte       // unparsed bytes; nil while idle
-	pooled   *[]byte      // the read buffer pool's box when rbuf came from it
-	msg      []byte       // fragments of the message being reassembled
-	msgOp    ws.OpCode    // opcode of that message; 0 when none
-	channels []string     // channels joined, in join order
-	peerSaid bool         // the peer sent a close frame: it will send nothing more
-	readWait bool         // a read deadline was put in the wheel (it may have fired since)
-	client   []byte       // the authorizer's "client" member, encoded once at connect
-	authMsg  []byte       // request head, or command body (command.go), awaiting the authorizer
-	pub      *pubCall     // the broadcast awaiting the broker (broker.go)
-	hcall    *historyCall // the join or history awaiting the broker's history (historyremote.go)
-	jcall    *joinCall    // the join awaiting the broker's confirmation (joinconfirm.go)
-	lim      connLimits   // rate limit and liveness (ratelimit.go, ping.go)
-	tls      *tlsState    // TLS layer; nil on a plain listener (tls.go)
-	deflate  bool         // permessage-deflate negotiated (deflate.go)
-	inflate  bool         // the message being read is compressed (deflate.go)
-	pong     []byte       // payload of the last ping read this turn (read.go)
-	pongDue  bool         // a ping read this turn awaits its pong
+	rbuf     []byte     // unparsed bytes; nil while idle
+	pooled   *[]byte    // the read buffer pool's box when rbuf came from it
+	msg      []byte     // fragments of the message being reassembled
+	msgOp    ws.OpCode  // opcode of that message; 0 when none
+	channels []string   // channels joined, in join order
+	peerSaid bool       // the peer sent a close frame: it will send nothing more
+	readWait bool       // a read deadline was put in the wheel (it may have fired since)
+	client   []byte     // the authorizer's "client" member, encoded once at connect
+	authMsg  []byte     // request head, or command body (command.go), awaiting the authorizer
+	call     brokerCall // the command awaiting the broker: a broadcast, a join or a history read; nil: none
+	lim      connLimits // rate limit and liveness (ratelimit.go, ping.go)
+	tls      *tlsState  // TLS layer; nil on a plain listener (tls.go)
+	deflate  bool       // permessage-deflate negotiated (deflate.go)
+	inflate  bool       // the message being read is compressed (deflate.go)
+	pong     []byte     // payload of the last ping read this turn (read.go)
+	pongDue  bool       // a ping read this turn awaits its pong
 
 	mu          sync.Mutex
 	running     bool           // a handler is queued or running; guarded by mu

@@ -62,7 +62,7 @@ type historyCall struct {
 	channel []byte
 	since   protocol.Since
 	limit   int
-	answer  []byte // the history answer's frame, sent by finishHistoryCall
+	answer  []byte // the history answer's frame, sent by finish
 }
 
 // joinRemote runs a join of a channel whose history the broker keeps.
@@ -79,21 +79,16 @@ func (c *conn) joinRemote(cmd *protocol.Command) {
 		pending = true
 		c.emitChannel(events.Join, c.channels[len(c.channels)-1])
 	}
-	c.askHistoryCall(cmd, pending)
+	c.askHistory(cmd, pending)
 }
 
-// askHistory hands a history command to the publisher pool.
-func (c *conn) askHistory(cmd *protocol.Command, pending bool) { c.askHistoryCall(cmd, pending) }
-
-func (c *conn) askHistoryCall(cmd *protocol.Command, pending bool) {
+// askHistory hands a join (pending: a pending member of the channel) or a
+// history command to the publisher pool.
+func (c *conn) askHistory(cmd *protocol.Command, pending bool) {
 	since := cmd.Since
 	since.Epoch = bytes.Clone(since.Epoch)
-	c.hcall = &historyCall{c: c, kind: cmd.Kind, pending: pending, id: bytes.Clone(cmd.ID),
-		channel: bytes.Clone(cmd.Channel), since: since, limit: cmd.Limit}
-	c.mu.Lock()
-	c.paused = true
-	c.mu.Unlock()
-	c.srv.link.pubs.Submit(c.hcall)
+	c.waitOn(&historyCall{c: c, kind: cmd.Kind, pending: pending, id: bytes.Clone(cmd.ID),
+		channel: bytes.Clone(cmd.Channel), since: since, limit: cmd.Limit})
 }
 
 func (h *historyCall) Run() {
@@ -165,10 +160,8 @@ func deflateVariant(c *conn) func([]byte) []byte {
 	return protocol.DeflateFrame
 }
 
-// finishHistoryCall answers on the handler once the broker has.
-func (c *conn) finishHistoryCall(err error) {
-	h := c.hcall
-	c.hcall = nil
+// finish answers on the handler once the broker has (brokerCall).
+func (h *historyCall) finish(c *conn, err error) {
 	if err != nil {
 		if h.pending {
 			c.leave(h.channel)

@@ -34,8 +34,7 @@ func (c *conn) needsConfirm(channel []byte) bool {
 
 // askConfirm hands the join's answer to the publisher pool (waitFor).
 func (c *conn) askConfirm(cmd *protocol.Command) {
-	c.jcall = &joinCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel), since: cmd.Since.Given}
-	c.waitFor(c.srv.link.pubs, c.jcall)
+	c.waitOn(&joinCall{c: c, id: bytes.Clone(cmd.ID), channel: bytes.Clone(cmd.Channel), since: cmd.Since.Given})
 }
 
 func (j *joinCall) Run() {
@@ -47,10 +46,8 @@ func (j *joinCall) Run() {
 	j.c.unlockSubmit(j.c.scheduleLocked(evResume))
 }
 
-// finishJoin answers the join once the broker confirmed it.
-func (c *conn) finishJoin() {
-	j := c.jcall
-	c.jcall = nil
+// finish answers the join once the broker confirmed it (brokerCall).
+func (j *joinCall) finish(c *conn, _ error) {
 	if j.since {
 		c.concludeAt(protocol.KindJoin, j.id, nil, protocol.NotRecovered)
 		return
