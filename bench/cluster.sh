@@ -10,6 +10,7 @@
 #
 #   bench/cluster.sh                  # 8 nodes, 100,000 connections
 #   NODES=4 CONNS=20000 bench/cluster.sh
+#   LOG_LEVEL=debug NODES=64 CONNS=1000000 MSGS=1 DRAIN=60s bench/cluster.sh
 #
 # Loopback only; every step is bounded and everything it starts is stopped
 # on exit. Needs redis-server (make deps).
@@ -20,11 +21,14 @@ NODES=${NODES:-8}
 CONNS=${CONNS:-100000}
 MSGS=${MSGS:-5}
 DRAIN=${DRAIN:-5s} # longest wait for the deliveries of the last publication
+LOG_LEVEL=${LOG_LEVEL:-info} # the nodes'; debug logs every connection that ends badly
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+	# Keep what the nodes said: a run that loses connections is read from these.
+	mkdir -p "$OUT/cluster-logs" && cp "$tmp"/node*.log "$OUT/cluster-logs/" 2>/dev/null || true
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
@@ -64,7 +68,7 @@ wait_for 10 redis-cli -p "$rport" ping >/dev/null 2>&1
 port=$(free_port)
 nodes=()
 for i in $(seq 1 "$NODES"); do
-	WSIFY_LISTEN_ADDR=127.0.0.1:$port WSIFY_REUSE_PORT=true \
+	WSIFY_LISTEN_ADDR=127.0.0.1:$port WSIFY_REUSE_PORT=true WSIFY_LOG_LEVEL=$LOG_LEVEL \
 		WSIFY_BROKER=redis WSIFY_BROKER_URL=redis://127.0.0.1:$rport \
 		WSIFY_PING_INTERVAL=0 \
 		"$tmp/wsify" 2>"$tmp/node$i.log" &
@@ -92,6 +96,7 @@ sample() {
 		echo "$best $best_rss ${best_tcp:-0} ${best_slab:-0}" >"$tmp/peak"
 	done
 }
+echo "0 0 0 0" >"$tmp/peak"
 sample &
 pids+=($!)
 
@@ -99,6 +104,9 @@ pids+=($!)
 	-conns "$CONNS" -msgs "$MSGS" -rate 1 -drain "$DRAIN" -out "$OUT" -name cluster-fanout fanout | tee "$tmp/fanout.txt"
 
 read -r peak peak_rss peak_tcp peak_slab <"$tmp/peak"
+alive=0
+for p in "${nodes[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+echo "cluster: $alive of $NODES nodes alive after the fan-out; their logs in $OUT/cluster-logs"
 hz=$(getconf CLK_TCK)
 node_cpu=$(( ($(cpu_ticks "${nodes[@]}") - node_cpu0) * 1000 / hz ))
 broker_cpu=$(( ($(cpu_ticks "$redis_pid") - broker_cpu0) * 1000 / hz ))
