@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server"
 )
 
@@ -323,5 +324,37 @@ func TestPresenceIsRefusedOnNATS(t *testing.T) {
 		if _, err := server.New(cfg); err == nil || !strings.Contains(err.Error(), "not available with the nats broker") {
 			t.Fatalf("%+v: %v", cfg, err)
 		}
+	}
+}
+
+// TestPresenceOverTheBoundIsTooLarge: presence lists at most
+// MaxPresenceClients clients; past it, too_large tells the client to
+// count instead, and presence_stats does.
+func TestPresenceOverTheBoundIsTooLarge(t *testing.T) {
+	s := start(t, server.Config{Presence: true, MaxConnections: 2000})
+	first := dialPeer(t, s)
+	first.join(t, "room")
+	for range protocol.MaxPresenceClients - 1 {
+		c := dial(t, s)
+		send(t, c, `{"command":"join","args":{"channel":"room"}}`)
+	}
+	eventually(t, "1000 present", func() bool {
+		_, body := get(t, httpURL(s, "/presence_stats?channel=room"))
+		return body == `{"ok":true,"clients":1000,"users":0}`
+	})
+	if got := presenceOf(t, ask(t, first, "presence", "room")); len(got) != protocol.MaxPresenceClients {
+		t.Fatalf("%d listed at the bound", len(got))
+	}
+	last := dialPeer(t, s)
+	last.join(t, "room")
+	want := `{"id":"p","error":{"code":"too_large","message":"more clients are present than presence lists (1000): use presence_stats"}}`
+	if got := ask(t, last, "presence", "room"); got != want {
+		t.Fatalf("over the bound: %s", got)
+	}
+	if got := ask(t, last, "presence_stats", "room"); got != `{"id":"p","ok":true,"clients":1001,"users":0}` {
+		t.Fatalf("stats over the bound: %s", got)
+	}
+	if code, body := get(t, httpURL(s, "/presence?channel=room")); code != 400 || !strings.Contains(body, `"too_large"`) {
+		t.Fatalf("GET /presence over the bound: %d %s", code, body)
 	}
 }
