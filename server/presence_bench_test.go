@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/internal/brokertest"
@@ -80,4 +81,42 @@ func BenchmarkPresenceStats100k(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPresenceDeadNodeCleanup25k times the first presence_stats
+// after a node holding 25,000 members of the channel died: the read
+// removes them, 1,000 per script call, before it counts. The dead node's
+// keys are written before each iteration, off the clock.
+//
+// go test -run '^$' -bench PresenceDeadNodeCleanup25k -benchtime 5x ./server/
+func BenchmarkPresenceDeadNodeCleanup25k(b *testing.B) {
+	r := brokertest.StartRedis(b)
+	cfg := broker.Config{Driver: "redis", URL: r.URL()}
+	br, err := broker.Open(cfg, broker.Handlers{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { br.Close() })
+	testutil.Eventually(b, "registry up", func() bool { return br.Health().Up })
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), DisableIdentity: true})
+	b.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		pipe := rdb.Pipeline()
+		for i := range 25_000 {
+			client, user := fmt.Sprintf("dead-%d", i), fmt.Sprintf("u-%d", i)
+			pipe.HSet(ctx, "{wsify:room}:p", client, `{"client":"`+client+`","user":"`+user+`"}`)
+			pipe.HIncrBy(ctx, "{wsify:room}:pu", user, 1)
+			pipe.HSet(ctx, "{wsify:room}:pn:dead", client, user)
+		}
+		pipe.ZAdd(ctx, "{wsify:room}:px", redis.Z{Score: 1, Member: "dead"})
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if n, err := br.(broker.Presencer).Count(ctx, []byte("room")); err != nil || n.Clients != 0 {
+			b.Fatalf("%+v %v", n, err)
+		}
+	}
 }
