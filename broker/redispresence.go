@@ -148,10 +148,11 @@ type presenceRedis struct {
 	failing bool                         // the last write failed; guarded by mu
 	written chan struct{}                // closed after each write attempt; guarded by mu
 
-	wake   chan struct{}
-	ctx    context.Context // ends at close
-	cancel context.CancelFunc
-	done   chan struct{}
+	wake    chan struct{}
+	ctx     context.Context // ends at close
+	cancel  context.CancelFunc
+	started sync.Once // the writer starts with the first change: a node without presence runs none
+	done    chan struct{}
 }
 
 type presenceKey struct{ channel, client string }
@@ -174,13 +175,13 @@ func newPresenceRedis(p *presenceRedis) *presenceRedis {
 	p.wake = make(chan struct{}, 1)
 	p.done = make(chan struct{})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	go p.run()
 	return p
 }
 
 // close writes what is pending, within the timeout, and stops.
 func (p *presenceRedis) close() {
 	p.cancel()
+	p.started.Do(func() { close(p.done) }) // never started: nothing to wait for
 	<-p.done
 }
 
@@ -201,6 +202,7 @@ func (p *presenceRedis) Change(ch PresenceChange) {
 	}
 	p.seq++
 	p.mu.Unlock()
+	p.started.Do(func() { go p.run() })
 	select {
 	case p.wake <- struct{}{}:
 	default:
