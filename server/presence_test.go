@@ -19,8 +19,8 @@ import (
 )
 
 // presenceAuthorizer gives a connection the identity its "as" query
-// parameter names (user as, info {"name":<as>}; none for "as" empty),
-// records every command it is asked about as "<command> <channel>", and
+// parameter names (user as, info {"name":<as>}, the channels its "with"
+// parameters name joined at once; none for "as" empty), records every command it is asked about as "<command> <channel>", and
 // refuses presence and presence_stats on channels starting with "deny:".
 type presenceAuthorizer struct {
 	srv      *httptest.Server
@@ -43,7 +43,7 @@ func newPresenceAuthorizer(t testing.TB) *presenceAuthorizer {
 		if m.Command == "connect" {
 			if as := firstOf(m.Args.Query["as"]); as != "" {
 				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprintf(w, `{"user":%q,"info":{"name":%q}}`, as, as)
+				fmt.Fprintf(w, `{"user":%q,"info":{"name":%q},"channels":%s}`, as, as, channelsOf(m.Args.Query["with"]))
 			}
 			return
 		}
@@ -56,6 +56,11 @@ func newPresenceAuthorizer(t testing.TB) *presenceAuthorizer {
 	}))
 	t.Cleanup(a.srv.Close)
 	return a
+}
+
+func channelsOf(names []string) string {
+	b, _ := json.Marshal(append([]string{}, names...))
+	return string(b)
 }
 
 func (a *presenceAuthorizer) asked() []string {
@@ -228,6 +233,16 @@ func TestPresenceOnOneNode(t *testing.T) {
 	if got := errorCode(t, ask(t, alice, "presence", "deny:1")); got != "not_authorized" {
 		t.Fatalf("presence the authorizer refused: %s", got)
 	}
+	// A channel the connect answer named is joined as any other.
+	dan, err := dialQuery(s, "as=dan&with=count:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dan.Close()
+	eventually(t, "dan listed in the channel the authorizer named", func() bool {
+		_, body := get(t, httpURL(s, "/presence?channel=count:1"))
+		return strings.Contains(body, `"user":"dan"`)
+	})
 	asked := a.asked()
 	for _, w := range []string{"presence chat:1", "presence_stats chat:1", "presence deny:1", "presence news"} {
 		if !slices.Contains(asked, w) {
