@@ -36,6 +36,7 @@ type clusterBroker struct {
 	url       clusterURL
 	wish      *wishlist
 	health    *health
+	pres      *presenceRedis // who is in each channel (redispresence.go)
 	counters
 
 	slots  atomic.Pointer[slotMap] // what Publish routes by; nil until loaded
@@ -76,6 +77,7 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 		done: make(chan struct{}), delivered: make(chan struct{})}
 	c.self = string(appendEnvelope(nil, node, nil))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.pres = c.newPresence()
 	go c.run()
 	go c.deliver()
 	return c, nil
@@ -172,6 +174,7 @@ func (c *clusterBroker) Stats() Stats {
 
 func (c *clusterBroker) Close() error {
 	c.closeOnce.Do(func() {
+		c.pres.close() // writes the last leaves while the cluster is still there
 		c.cancel()
 		<-c.done
 		<-c.delivered

@@ -25,4 +25,9 @@
 // Config.MinBackoff and Config.MaxBackoff. It reports itself up again only
 // once the broker has confirmed every subscription, so a publication made
 // after that reaches this node.
+//
+// Presence (Presencer): who is in each channel, shared by the nodes of a
+// memory bus (presence.go) or kept in Redis by the redis and redis-cluster
+// drivers (redispresence.go), with the join and leave events that follow
+// each change to the other nodes. NATS keeps none.
 package broker

@@ -27,6 +27,7 @@ type redisBroker struct {
 	client    *redis.Client
 	wish      *wishlist
 	confirmed *confirmations // subscriptions Redis confirmed, for WaitSubscribed
+	pres      *presenceRedis // who is in each channel (redispresence.go)
 	health    *health
 	counters
 	unanswered atomic.Uint32 // publications in a row Redis did not answer
@@ -66,6 +67,7 @@ func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 		wish: newWishlist(), confirmed: newConfirmations(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
 	r.self = string(appendEnvelope(nil, node, nil))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.pres = r.newPresence()
 	go r.run()
 	return r, nil
 }
@@ -116,6 +118,7 @@ func (r *redisBroker) Stats() Stats {
 func (r *redisBroker) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.pres.close() // writes the last leaves while Redis is still there
 		r.cancel()
 		<-r.done
 		err = r.client.Close()

@@ -156,6 +156,14 @@ type Config struct {
 	// together; past it the least recently published histories are
 	// dropped (their epochs change). Default 64 MiB; negative: off.
 	HistoryMaxBytes int
+	// Presence keeps who is in each channel of the default namespace, and
+	// of every namespace the NamespacesFile does not set it for, for the
+	// presence and presence_stats commands and endpoints (presence.go).
+	// Default off.
+	Presence bool
+	// JoinLeave tells the subscribers of those channels who joins and
+	// leaves. Default off.
+	JoinLeave bool
 	// NamespacesFile names a JSON or TOML file of per-namespace options
 	// (package namespace), read by New. Default none.
 	NamespacesFile string

@@ -34,8 +34,12 @@ func (s *Server) loadNamespaces() error {
 		}
 		file = f
 	}
-	def := namespace.Options{HistorySize: max(0, s.cfg.HistorySize), HistoryTTL: s.cfg.HistoryTTL}
+	def := namespace.Options{HistorySize: max(0, s.cfg.HistorySize), HistoryTTL: s.cfg.HistoryTTL,
+		Presence: s.cfg.Presence, JoinLeave: s.cfg.JoinLeave}
 	s.ns = namespace.NewTable(def, file)
+	if err := s.loadPresence(s.ns); err != nil {
+		return err
+	}
 	if !s.ns.AnyHistory() {
 		s.ns = nil // no history anywhere: not even a lookup on the hot paths
 		return nil

@@ -59,6 +59,7 @@ type Server struct {
 	// remoteHistory says the broker keeps the histories (Redis), known
 	// from the config before the broker is open.
 	remoteHistory bool
+	pres          *presence     // presence and join/leave events; nil when off (presence.go)
 	sweepStop     chan struct{} // stops the history sweeper; nil without one
 	sweepDone     chan struct{}
 }
