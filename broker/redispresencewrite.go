@@ -305,4 +305,3 @@ func (p *presenceRedis) waitWritten(ctx context.Context) {
 	}
 	p.mu.Unlock()
 }
-
