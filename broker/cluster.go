@@ -34,7 +34,8 @@ type clusterBroker struct {
 	self      string // envelope head of this node's publications
 	keyPrefix string // "<Prefix>:{": the channel name is the key's hash tag
 	url       clusterURL
-	wish      *wishlist
+	wish      *wishlist      // the node's; each partition has its own, tracked
+	confirmed *confirmations // channels a partition's master confirmed (Confirmer)
 	health    *health
 	counters
 
@@ -70,7 +71,7 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 		return nil, err
 	}
 	c := &clusterBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":{", url: u,
-		wish: newWishlist(), health: newHealth(h.State),
+		wish: newWishlist(), confirmed: newConfirmations(), health: newHealth(h.State),
 		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), stuck: make(chan *shard, 1), msgs: make(chan *redis.Message, 256),
 		shards: map[string]*shard{}, assigned: map[string]*partition{},
 		done: make(chan struct{}), delivered: make(chan struct{})}
@@ -162,6 +163,18 @@ func (c *clusterBroker) Subscribe(channel []byte)   { c.wish.set(channel, true) 
 func (c *clusterBroker) Unsubscribe(channel []byte) { c.wish.set(channel, false) }
 func (c *clusterBroker) Health() Health             { return c.health.get() }
 func (c *clusterBroker) Blocking() bool             { return true }
+
+// Subscribed reports whether the master of channel's slot confirmed this
+// node's subscription (Confirmer).
+func (c *clusterBroker) Subscribed(channel []byte) bool { return c.confirmed.has(string(channel)) }
+
+// WaitSubscribed waits until the master of channel's slot, as the slot map
+// now has it, confirms this node's subscription (Confirmer). A channel
+// moved to another master (slot migration, failover) waits again for the
+// subscription there.
+func (c *clusterBroker) WaitSubscribed(ctx context.Context, channel []byte) error {
+	return c.confirmed.wait(ctx, string(channel))
+}
 
 func (c *clusterBroker) Stats() Stats {
 	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.len()}

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,6 +100,15 @@ func TestClusterUnansweredPublicationsMarkItDown(t *testing.T) {
 	mustPublish(t, a, ch, "after")
 }
 
+func waitSubscribed(t *testing.T, c broker.Confirmer, ch string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitSubscribed(ctx, []byte(ch)); err != nil {
+		t.Fatalf("subscription to %s not confirmed: %v", ch, err)
+	}
+}
+
 func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
 	t.Helper()
 	began := time.Now()
@@ -110,7 +120,9 @@ func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
 
 // TestClusterSlotMigration: a subscribed channel's slot moves to another
 // master. Redis drops the subscription on the old master; the subscriber
-// reports down until it has subscribed on the new one, then up. The
+// reports down until it has subscribed on the new one, then up; a
+// publication made the moment its subscription is confirmed (Confirmer)
+// after the move arrives. The
 // publisher follows the MOVED reply: every publication made after that
 // reaches the subscriber, exactly once.
 func TestClusterSlotMigration(t *testing.T) {
@@ -122,7 +134,8 @@ func TestClusterSlotMigration(t *testing.T) {
 	chs := spread(c, 1)
 	ch, other := chs[0], chs[1]
 	a.Subscribe(ch)
-	testutil.Eventually(t, "a subscribed", func() bool { return shardSubs(c, ch) == 1 })
+	confirmed := a.b.(broker.Confirmer)
+	waitSubscribed(t, confirmed, ch)
 	mustPublish(t, b, ch, "before")
 	a.expect(t, ch, "before")
 
@@ -130,6 +143,9 @@ func TestClusterSlotMigration(t *testing.T) {
 	if h := a.nextState(t); h.Up {
 		t.Fatalf("a stayed up when its subscription was dropped: %+v", h)
 	}
+	waitSubscribed(t, confirmed, ch)
+	mustPublish(t, b, ch, "confirmed")
+	a.expect(t, ch, "confirmed")
 	if h := a.nextState(t); !h.Up {
 		t.Fatalf("want a up again, got %+v", h)
 	}

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,6 +51,10 @@ type Config struct {
 	// there: a node holds at most 2 × Partitions connections per master
 	// whatever the number of channels. Default 4, at most 64.
 	Partitions int
+	// Dial, when set, opens the connections of the redis and
+	// redis-cluster drivers in place of a TCP dial to addr: a tunnel, or
+	// a test's slow link. Default nil: dial directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WithDefaults returns c with every unset field given its documented default.
