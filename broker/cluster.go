@@ -63,6 +63,7 @@ type clusterBroker struct {
 type slotMap struct {
 	owner  [clusterSlots]*shard // nil: no master serves the slot
 	shards map[string]*shard
+	ids    map[string]string // master address -> its cluster node id
 }
 
 func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
@@ -97,30 +98,39 @@ func (c *clusterBroker) channelOf(key string) (string, bool) {
 }
 
 // Publish sends the publication to the master of its channel's slot and
-// waits for it to take it. A MOVED reply means it was not run there: the
-// slot map is reloaded and the publication sent once more where Redis said.
+// waits for it to take it (onSlot).
 func (c *clusterBroker) Publish(channel, frame []byte) error {
 	key := c.key(string(channel))
-	slot := keySlot(key)
 	return c.publish(c.health, "redis-cluster", c.node, frame, func(p []byte) error {
-		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
-		defer cancel()
-		m := c.slots.Load()
-		if m == nil || m.owner[slot] == nil {
-			return fmt.Errorf("slot %d has no master", slot)
-		}
-		sh := m.owner[slot]
-		err := sh.client.SPublish(ctx, key, p).Err()
-		if addr, ok := movedTo(err); ok {
-			c.markStale()
-			if next := m.shards[addr]; next != nil {
-				sh = next
-				err = sh.client.SPublish(ctx, key, p).Err()
-			}
-		}
-		c.noteAnswer(sh, err)
-		return err
+		return c.onSlot(keySlot(key), func(ctx context.Context, sh *shard, _ string) error {
+			return sh.client.SPublish(ctx, key, p).Err()
+		})
 	})
+}
+
+// onSlot runs call on the master of slot as the slot map has it, with the
+// master's node id, within the timeout. A MOVED reply means it was not run
+// there: the slot map is reloaded and call made once more where Redis
+// said. Nothing else is retried: a command whose reply was lost may have
+// run.
+func (c *clusterBroker) onSlot(slot uint16, call func(ctx context.Context, sh *shard, id string) error) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
+	defer cancel()
+	m := c.slots.Load()
+	if m == nil || m.owner[slot] == nil {
+		return fmt.Errorf("slot %d has no master", slot)
+	}
+	sh := m.owner[slot]
+	err := call(ctx, sh, m.ids[sh.addr])
+	if addr, ok := movedTo(err); ok {
+		c.markStale()
+		if next := m.shards[addr]; next != nil {
+			sh = next
+			err = call(ctx, sh, m.ids[addr])
+		}
+	}
+	c.noteAnswer(sh, err)
+	return err
 }
 
 // noteAnswer counts the publications in a row a master did not answer, as
@@ -208,6 +218,14 @@ func (c *clusterBroker) deliver() {
 }
 
 func (c *clusterBroker) handle(m *redis.Message) {
+	if strings.HasPrefix(m.Payload, historyMagic) {
+		if name, ok := c.channelOf(m.Channel); ok {
+			c.deliverHistory(c.h, name, m.Payload)
+		} else {
+			c.dropped.Add(1)
+		}
+		return
+	}
 	if strings.HasPrefix(m.Payload, c.self) {
 		c.own.Add(1) // checked before the copy below: the common echo case
 		return

@@ -80,12 +80,13 @@ func (c *clusterBroker) reloadSlots() {
 // buildSlotMap builds the map CLUSTER SLOTS describes, with the shards known
 // already and fresh ones, not started, for new masters.
 func (c *clusterBroker) buildSlotMap(slots []redis.ClusterSlot) (m *slotMap, fresh []*shard) {
-	m = &slotMap{shards: map[string]*shard{}}
+	m = &slotMap{shards: map[string]*shard{}, ids: map[string]string{}}
 	for _, s := range slots {
 		if len(s.Nodes) == 0 {
 			continue
 		}
 		addr := s.Nodes[0].Addr // the master comes first
+		m.ids[addr] = s.Nodes[0].ID
 		sh := m.shards[addr]
 		if sh == nil {
 			if sh = c.shards[addr]; sh == nil {

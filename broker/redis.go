@@ -270,7 +270,11 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 
 func (r *redisBroker) deliver(m *redis.Message) {
 	if strings.HasPrefix(m.Payload, historyMagic) {
-		r.deliverHistory(m)
+		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok {
+			r.deliverHistory(r.h, name, m.Payload)
+		} else {
+			r.dropped.Add(1)
+		}
 		return
 	}
 	if strings.HasPrefix(m.Payload, r.self) {
