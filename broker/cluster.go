@@ -118,7 +118,7 @@ func (c *clusterBroker) onSlot(slot uint16, call func(ctx context.Context, sh *s
 	defer cancel()
 	m := c.slots.Load()
 	if m == nil || m.owner[slot] == nil {
-		return fmt.Errorf("slot %d has no master", slot)
+		return fmt.Errorf("slot %d has %w", slot, errNoMaster)
 	}
 	sh := m.owner[slot]
 	err := call(ctx, sh, m.ids[sh.addr])

@@ -159,7 +159,7 @@ func (c *counters) published1(driver string, res []any, err error) (Position, bo
 	}
 	if err != nil {
 		c.refused.Add(1)
-		return pos, false, fmt.Errorf("broker: %s: publish: %w: %w", driver, ErrUnavailable, err)
+		return pos, false, fmt.Errorf("broker: %s: publish: %w: %w", driver, failure(err), err)
 	}
 	again := len(res) > 2 && res[2] == int64(1)
 	if !again {

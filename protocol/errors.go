@@ -31,4 +31,5 @@ var (
 	ErrBadLimit        = &Error{"bad_command", `"limit" must be an integer from 0`, http.StatusBadRequest}
 	ErrNotEnabled      = &Error{"not_enabled", "this channel keeps no history", http.StatusBadRequest}
 	ErrUnavailable     = &Error{"unavailable", "the server cannot take this now, try again later", http.StatusServiceUnavailable}
+	ErrUnconfirmed     = &Error{"unconfirmed", "the broker did not confirm the publication in time: it may have been delivered", http.StatusGatewayTimeout}
 )

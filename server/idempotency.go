@@ -1,11 +1,13 @@
 package server
 
 import (
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
 )
 
@@ -102,8 +104,25 @@ func answerPublished(ctx *fasthttp.RequestCtx, pos *protocol.Position, replayed 
 	ctx.SetBodyString(`{"ok":true}`)
 }
 
-func answerPublishError(ctx *fasthttp.RequestCtx, _ error) {
+// answerPublishError answers a publication the broker did not take: 503
+// when it certainly did not run it, 504 when it may have (publishRefusal).
+func answerPublishError(ctx *fasthttp.RequestCtx, err error) {
+	if e := publishRefusal(err); e != protocol.ErrUnavailable {
+		httpError(ctx, e.Status, e.Code, e.Message)
+		return
+	}
 	httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
+}
+
+// publishRefusal is the refusal a failed publication gets: unconfirmed
+// when the broker got it and did not answer in time, so that it may have
+// been delivered (a retry may deliver it twice, see idempotency above),
+// unavailable when it was not delivered anywhere.
+func publishRefusal(err error) *protocol.Error {
+	if errors.Is(err, broker.ErrUnconfirmed) {
+		return protocol.ErrUnconfirmed
+	}
+	return protocol.ErrUnavailable
 }
 
 // idempotency is the node's own record of the publications made under a
