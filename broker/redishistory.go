@@ -33,8 +33,17 @@ import (
 // cluster) a hash written by another master than the one serving the slot
 // now gets a new epoch: a replica that took over may lack the last
 // publications its master acknowledged, and a recovery across that gap
-// would miss them silently. Offsets go on from where they were, so a
-// subscriber that stays joined sees them grow.
+// would miss them silently. Offsets go on from where they were (past
+// them, offsetJump, after a change of master), so a subscriber that stays
+// joined sees them grow.
+
+// offsetJump is how far offsets jump when another master's history
+// starts a new epoch: the replica that took over may hold a lower offset
+// than publications its master delivered before dying, and a subscriber
+// that stayed joined throughout (it is not told of the new epoch) must see
+// offsets keep growing, or a client dropping offsets it saw already as
+// duplicates would drop new publications. Far more than a replica lags.
+const offsetJump = "1048576"
 
 // historyMagic starts the payload of a publication with history.
 const historyMagic = "h"
@@ -55,10 +64,14 @@ const freshEpoch = `
 local e = redis.call('HGET', KEYS[1], 'e')
 local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
 local b = tonumber(redis.call('HGET', KEYS[1], 'b') or '0')
-if (not e) or (o > b and redis.call('EXISTS', KEYS[2]) == 0) or (ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'n') ~= ARGV[3]) then
+local moved = e and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'n') ~= ARGV[3]
+if (not e) or (o > b and redis.call('EXISTS', KEYS[2]) == 0) or moved then
+  if moved and o > 0 then
+    o = o + ` + offsetJump + `
+  end
   e = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', e, 'b', o)
+  redis.call('HSET', KEYS[1], 'e', e, 'b', o, 'o', o)
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[1], 'n', ARGV[3])
   end
