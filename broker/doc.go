@@ -24,5 +24,13 @@
 // driver reconnects with exponential backoff and jitter between
 // Config.MinBackoff and Config.MaxBackoff. It reports itself up again only
 // once the broker has confirmed every subscription, so a publication made
-// after that reaches this node.
+// after that reaches this node. A publication sent that got no answer in
+// time fails with ErrUnconfirmed (unconfirmed.go): it may have been
+// delivered.
+//
+// The Redis drivers also say when one channel's subscription is confirmed
+// (Confirmer, confirm.go: by the reply to the last command naming it on
+// its connection) and keep channel histories shared by every node
+// (Historian: redishistory.go, clusterhistory.go), with idempotency keys
+// stored by the script that publishes.
 package broker
