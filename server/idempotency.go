@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/protocol"
+	"github.com/wsify/wsify/server/internal/httphead"
 )
 
 // Idempotent POST /broadcast (README: "Retries and the Idempotency-Key
@@ -28,7 +29,6 @@ import (
 const (
 	idempotencyHeader = "Idempotency-Key"
 	replayedHeader    = "Idempotent-Replayed"
-	maxIdempotencyKey = 128
 	// maxIdempotencyKeys bounds the keys a node keeps: past it the oldest
 	// are forgotten before their time.
 	maxIdempotencyKeys = 100000
@@ -45,18 +45,8 @@ func (s *Server) idempotencyKey(ctx *fasthttp.RequestCtx) (key string, ok, bad b
 	if raw == nil || s.cfg.IdempotencyTTL <= 0 {
 		return "", false, false
 	}
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' { // an RFC 8941 string, as the draft has it
-		raw = raw[1 : n-1]
-	}
-	if len(raw) == 0 || len(raw) > maxIdempotencyKey {
-		return "", true, true
-	}
-	for _, b := range raw {
-		if b <= ' ' || b > '~' || b == '{' || b == '}' || b == '"' {
-			return "", true, true
-		}
-	}
-	return string(raw), true, false
+	key, ok = httphead.IdempotencyKey(raw)
+	return key, true, !ok
 }
 
 // publishOnce publishes p under key and answers the request.
