@@ -1,15 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/internal/brokertest"
 	"github.com/wsify/wsify/server"
 )
 
@@ -24,7 +22,7 @@ func TestAJoinAnsweredIsSubscribedEverywhereOnACluster(t *testing.T) {
 	const rounds = 1000
 	c, _ := shardedCluster(t)
 	slow := c.cfg
-	slow.Dial = slowDialer(t, 5*time.Millisecond)
+	slow.Dial = brokertest.SlowDial(t, 5*time.Millisecond, func(string) bool { return true })
 	var nodes []*server.Server
 	for _, b := range []broker.Config{slow, c.cfg, c.cfg} { // no join rate limit: the test joins and leaves flat out
 		nodes = append(nodes, start(t, server.Config{Broker: b, JoinRateLimit: -1}))
@@ -43,23 +41,5 @@ func TestAJoinAnsweredIsSubscribedEverywhereOnACluster(t *testing.T) {
 		a.expect(t, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
 		a.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
 		a.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
-	}
-}
-
-// slowDialer dials every address through its own latencyProxy, d slow
-// each way.
-func slowDialer(t *testing.T, d time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var mu sync.Mutex
-	proxies := map[string]string{}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		mu.Lock()
-		p, ok := proxies[addr]
-		if !ok {
-			p = latencyProxy(t, addr, d)
-			proxies[addr] = p
-		}
-		mu.Unlock()
-		var dl net.Dialer
-		return dl.DialContext(ctx, network, p)
 	}
 }
