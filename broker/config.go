@@ -2,8 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -54,6 +56,10 @@ type Config struct {
 	// node refreshes every PresenceTTL/3, so the members of a node that
 	// died stop counting within PresenceTTL. Default 30s, at least 1s.
 	PresenceTTL time.Duration
+	// Dial, when set, opens the connections of the redis and
+	// redis-cluster drivers in place of a TCP dial to addr: a tunnel, or
+	// a test's slow link. Default nil: dial directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WithDefaults returns c with every unset field given its documented default.

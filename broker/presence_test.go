@@ -42,6 +42,28 @@ func TestClusterPresence(t *testing.T) {
 	testPresence(t, presenceRig{cfg: cfg, rdb: c.Client(), keys: func(ch string) string { return "wsify:{" + ch + "}" }})
 }
 
+// TestClusterPresenceOddNames: a name the channel key gives no hash tag
+// ("}x") keeps its presence keys in one slot all the same, as history does.
+func TestClusterPresenceOddNames(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, 0)
+	a := open(t, clusterConfig(c))
+	testutil.Eventually(t, "up", func() bool { return a.b.Health().Up })
+	p := a.b.(broker.Presencer)
+	for _, name := range []string{"}x", "{}", "a}{b"} {
+		ch := member("c-1", "carol", true)
+		ch.Channel = []byte(name)
+		p.Change(ch)
+		var got broker.PresenceCount
+		var err error
+		if !testutil.Poll(testutil.Timeout, func() bool {
+			got, err = p.Count(context.Background(), []byte(name))
+			return got == broker.PresenceCount{Clients: 1, Users: 1}
+		}) {
+			t.Errorf("channel %q: count %+v, %v", name, got, err)
+		}
+	}
+}
+
 // member is a change of a test's member.
 func member(client, user string, joined bool) broker.PresenceChange {
 	info := ""

@@ -248,7 +248,7 @@ func (p *presenceRedis) Count(ctx context.Context, channel []byte) (PresenceCoun
 func (r *redisBroker) newPresence() *presenceRedis {
 	return newPresenceRedis(&presenceRedis{node: r.node.String(), cfg: r.cfg, health: r.health, counts: &r.counters,
 		env:    func(frame []byte) []byte { return appendEnvelope(nil, r.node, frame) },
-		tag:    func(channel string) string { return "{" + r.keyPrefix + channel + "}" },
+		tag:    func(channel string) string { return r.keyBase([]byte(channel)) },
 		client: func(string) (*redis.Client, error) { return r.client, nil },
 		publish: func(ctx context.Context, p redis.Pipeliner, channel string, payload []byte) {
 			p.Publish(ctx, r.key([]byte(channel)), payload)
@@ -258,12 +258,12 @@ func (r *redisBroker) newPresence() *presenceRedis {
 }
 
 // newPresence is the cluster's presence: a channel's keys are in its
-// channel's slot ("<prefix>:{<channel>}:p", ...), on the master the
-// driver's slot map names.
+// channel's slot ("<prefix>:{<channel>}:p", ..., keyBase), on the master
+// the driver's slot map names.
 func (c *clusterBroker) newPresence() *presenceRedis {
 	return newPresenceRedis(&presenceRedis{node: c.node.String(), cfg: c.cfg, health: c.health, counts: &c.counters,
 		env:    func(frame []byte) []byte { return appendEnvelope(nil, c.node, frame) },
-		tag:    c.key,
+		tag:    c.keyBase,
 		client: c.slotClient,
 		publish: func(ctx context.Context, p redis.Pipeliner, channel string, payload []byte) {
 			p.SPublish(ctx, c.key(channel), payload)

@@ -34,4 +34,5 @@ var (
 	ErrNoPresence      = &Error{"not_enabled", "this channel keeps no presence", http.StatusBadRequest}
 	ErrNotJoined       = &Error{"not_joined", "presence is answered only for a channel this connection has joined", http.StatusForbidden}
 	ErrTooLarge        = &Error{"too_large", "more clients are present than presence lists (1000): use presence_stats", http.StatusBadRequest}
+	ErrUnconfirmed     = &Error{"unconfirmed", "the broker did not confirm the publication in time: it may have been delivered", http.StatusGatewayTimeout}
 )

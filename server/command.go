@@ -108,7 +108,7 @@ func (c *conn) concludeAt(kind protocol.Kind, id []byte, pos *protocol.Position,
 func (c *conn) conclude(kind protocol.Kind, id []byte, err error) {
 	if err != nil {
 		c.srv.stats.command(kind, resultUnavailable)
-		c.replyError(id, protocol.ErrUnavailable)
+		c.replyError(id, publishRefusal(err))
 		return
 	}
 	c.srv.stats.command(kind, resultOK)

@@ -75,6 +75,11 @@ type Config struct {
 	// BroadcastKey, when set, must accompany POST /broadcast as ?key= or
 	// "Authorization: Bearer <key>".
 	BroadcastKey string
+	// IdempotencyTTL is how long a POST /broadcast Idempotency-Key is
+	// kept: a request with the same key on the same channel within it
+	// publishes nothing and gets the first one's answer (idempotency.go).
+	// Default 5m; negative: off (the header is ignored).
+	IdempotencyTTL time.Duration
 	// Auth configures the authorizer; an empty URL allows everything.
 	Auth auth.Config
 	// Broker connects this node to the others; the zero value is the
@@ -188,6 +193,7 @@ const (
 	defaultHTTPConnsPerIP  = 64
 	defaultHistoryTTL      = 5 * time.Minute
 	defaultHistoryMaxBytes = 64 << 20
+	defaultIdempotencyTTL  = 5 * time.Minute
 	off                    = -1 // a limit or feature turned off
 )
 
@@ -222,6 +228,7 @@ func (c Config) WithDefaults() Config {
 	c.HistorySize = cmp.Or(c.HistorySize, off)
 	c.HistoryTTL = cmp.Or(c.HistoryTTL, defaultHistoryTTL)
 	c.HistoryMaxBytes = cmp.Or(c.HistoryMaxBytes, defaultHistoryMaxBytes)
+	c.IdempotencyTTL = cmp.Or(c.IdempotencyTTL, defaultIdempotencyTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

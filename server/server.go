@@ -62,6 +62,7 @@ type Server struct {
 	pres          *presence     // presence and join/leave events; nil when off (presence.go)
 	sweepStop     chan struct{} // stops the history sweeper; nil without one
 	sweepDone     chan struct{}
+	idem          *idempotency // POST /broadcast idempotency keys this node keeps (idempotency.go)
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
@@ -74,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1}
+	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1, idem: newIdempotency(cfg.IdempotencyTTL)}
 	s.auth = auth.New(cfg.Auth)
 	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}
 	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }

@@ -71,6 +71,7 @@ export type ErrorCode =
   | "bad_json"
   | "bad_command"
   | "unavailable"
+  | "unconfirmed"
   | "unknown_command"
   | "bad_channel"
   | "not_authorized"

@@ -45,6 +45,7 @@ func settings(o *options) []setting {
 		{"drain-period", "WSIFY_DRAIN_PERIOD", "spread a shutdown's closes over this long, each telling its client a random reconnect delay; shorter than the shutdown timeout; 0: off (all at once)", (*offDurationValue)(&c.DrainPeriod)},
 		{"max-upgrades-per-second", "WSIFY_MAX_UPGRADES_PER_SECOND", "WebSocket upgrades accepted per second, burst as many; over it 503 with a jittered Retry-After; 0: off", (*offIntValue)(&c.MaxUpgradesPerSecond)},
 		{"broadcast-key", "WSIFY_BROADCAST_KEY", "key POST /broadcast must carry (?key= or Bearer); empty: none", (*stringValue)(&c.BroadcastKey)},
+		{"idempotency-ttl", "WSIFY_IDEMPOTENCY_TTL", "how long a POST /broadcast Idempotency-Key is kept: a retry with it within this long publishes nothing; 0: off (the header is ignored)", (*offDurationValue)(&c.IdempotencyTTL)},
 		{"authorizer-url", "WSIFY_AUTHORIZER_URL", "authorizer webhook URL; empty: allow everything", (*urlValue)(&c.Auth.URL)},
 		{"authorizer-timeout", "WSIFY_AUTHORIZER_TIMEOUT", "timeout of one authorizer call", (*durationValue)(&c.Auth.Timeout)},
 		{"authorizer-concurrency", "WSIFY_AUTHORIZER_CONCURRENCY", "authorizer calls in flight at most", (*intValue)(&c.Auth.MaxConns)},
