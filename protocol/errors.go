@@ -31,4 +31,13 @@ var (
 	ErrBadLimit        = &Error{"bad_command", `"limit" must be an integer from 0`, http.StatusBadRequest}
 	ErrNotEnabled      = &Error{"not_enabled", "this channel keeps no history", http.StatusBadRequest}
 	ErrUnavailable     = &Error{"unavailable", "the server cannot take this now, try again later", http.StatusServiceUnavailable}
+
+	// Targeted delivery and the publish API (targets.go, publish.go).
+	ErrBadTo           = &Error{"bad_command", `"to" must be an array of at most 1000 user names, each a non-empty string of at most 256 bytes`, http.StatusBadRequest}
+	ErrBadEcho         = &Error{"bad_command", `"echo" must be true or false`, http.StatusBadRequest}
+	ErrBadExcept       = &Error{"bad_command", `"except" must be a connection id: a non-empty string of at most 256 bytes`, http.StatusBadRequest}
+	ErrFilteredHistory = &Error{"bad_command", `"to", "except" and "echo":false cannot be used on a channel with history`, http.StatusBadRequest}
+	ErrBadChannels     = &Error{"bad_channel", `"channels" must be an array of 1 to 100 channel names, each a non-empty string within the length limit`, http.StatusBadRequest}
+	ErrChannelAndList  = &Error{"bad_command", `give "channel" or "channels", not both`, http.StatusBadRequest}
+	ErrBadBatch        = &Error{"bad_command", "an array body must hold 1 to 100 publications, counting every channel of a channels list", http.StatusBadRequest}
 )
