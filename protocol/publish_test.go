@@ -76,7 +76,9 @@ func TestDecodePublicationTargets(t *testing.T) {
 }
 
 func TestDecodeBatch(t *testing.T) {
-	many := func(n int) string { return "[" + strings.Repeat(`{"channel":"a","content":1},`, n-1) + `{"channel":"a","content":1}]` }
+	many := func(n int) string {
+		return "[" + strings.Repeat(`{"channel":"a","content":1},`, n-1) + `{"channel":"a","content":1}]`
+	}
 	for _, c := range []struct {
 		name, body string
 		n          int
