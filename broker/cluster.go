@@ -74,8 +74,9 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), stuck: make(chan *shard, 1), msgs: make(chan *redis.Message, 256),
 		shards: map[string]*shard{}, assigned: map[string]*partition{},
 		done: make(chan struct{}), delivered: make(chan struct{})}
-	c.self = string(appendEnvelope(nil, node, nil))
+	c.self = string(appendEnvelope(nil, node, nil, nil))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	subscribeControl(c, h)
 	go c.run()
 	go c.deliver()
 	return c, nil
@@ -99,9 +100,19 @@ func (c *clusterBroker) channelOf(key string) (string, bool) {
 // waits for it to take it. A MOVED reply means it was not run there: the
 // slot map is reloaded and the publication sent once more where Redis said.
 func (c *clusterBroker) Publish(channel, frame []byte) error {
+	return c.PublishFiltered(channel, nil, frame)
+}
+
+// Control publishes payload on the nodes' control channel.
+func (c *clusterBroker) Control(payload []byte) error {
+	return c.Publish([]byte(controlChannel), payload)
+}
+
+// PublishFiltered is Publish with the filter in the envelope.
+func (c *clusterBroker) PublishFiltered(channel, filter, frame []byte) error {
 	key := c.key(string(channel))
 	slot := keySlot(key)
-	return c.publish(c.health, "redis-cluster", c.node, frame, func(p []byte) error {
+	return c.publish(c.health, "redis-cluster", c.node, filter, frame, func(p []byte) error {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
 		defer cancel()
 		m := c.slots.Load()
@@ -164,7 +175,7 @@ func (c *clusterBroker) Health() Health             { return c.health.get() }
 func (c *clusterBroker) Blocking() bool             { return true }
 
 func (c *clusterBroker) Stats() Stats {
-	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.len()}
+	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.clients()}
 	c.counters.fill(&st)
 	c.health.fill(&st)
 	return st
@@ -204,8 +215,8 @@ func (c *clusterBroker) handle(m *redis.Message) {
 		c.dropped.Add(1)
 		return
 	}
-	frame, ok := c.accept(c.node, []byte(m.Payload))
-	if ok && c.h.Message != nil {
-		c.h.Message([]byte(name), frame)
+	filter, frame, ok := c.accept(c.node, []byte(m.Payload))
+	if ok {
+		c.h.deliver([]byte(name), filter, frame)
 	}
 }
