@@ -20,17 +20,20 @@ type Filter struct {
 	encoded []byte // the form the broker carries, made once
 }
 
-// setFrom is the length of a user list from which Admits hashes rather
+// setFrom is the length of a user list from which AdmitsUser hashes rather
 // than scans: below it, comparing a few short strings is cheaper than a
 // map lookup.
 const setFrom = 8
 
 // NewFilter makes the filter that lets through, when only, the users
 // listed, and never the connection except names (nil: none). It keeps
-// the slices it is given.
+// none of the slices it is given: the filter is read from its own
+// encoding, so it may outlive the buffer they point into.
 func NewFilter(only bool, users [][]byte, except []byte) *Filter {
-	f := newFilter(only, users, except)
-	f.encoded = f.appendBinary(nil)
+	f, err := ParseFilter(appendFilter(nil, only, users, except))
+	if err != nil {
+		panic("hub: a filter does not read back its own encoding: " + err.Error())
+	}
 	return f
 }
 
@@ -85,16 +88,16 @@ const filterVersion = 1
 // bytes say: a publication lists at most protocol.MaxTo.
 const maxFilterUsers = 1 << 16
 
-func (f *Filter) appendBinary(dst []byte) []byte {
+func appendFilter(dst []byte, only bool, users [][]byte, except []byte) []byte {
 	var flags byte
-	if f.only {
+	if only {
 		flags = 1
 	}
 	dst = append(dst, filterVersion, flags)
-	dst = binary.AppendUvarint(dst, uint64(len(f.except)))
-	dst = append(dst, f.except...)
-	dst = binary.AppendUvarint(dst, uint64(len(f.users)))
-	for _, u := range f.users {
+	dst = binary.AppendUvarint(dst, uint64(len(except)))
+	dst = append(dst, except...)
+	dst = binary.AppendUvarint(dst, uint64(len(users)))
+	for _, u := range users {
 		dst = binary.AppendUvarint(dst, uint64(len(u)))
 		dst = append(dst, u...)
 	}

@@ -39,5 +39,6 @@ var (
 	ErrFilteredHistory = &Error{"bad_command", `"to", "except" and "echo":false cannot be used on a channel with history`, http.StatusBadRequest}
 	ErrBadChannels     = &Error{"bad_channel", `"channels" must be an array of 1 to 100 channel names, each a non-empty string within the length limit`, http.StatusBadRequest}
 	ErrChannelAndList  = &Error{"bad_command", `give "channel" or "channels", not both`, http.StatusBadRequest}
+	ErrBadDisconnect   = &Error{"bad_command", `give "user" (a non-empty string of at most 256 bytes) or "client" (a connection id), not both, and "reconnect" only as true or false`, http.StatusBadRequest}
 	ErrBadBatch        = &Error{"bad_command", "an array body must hold 1 to 100 publications, counting every channel of a channels list", http.StatusBadRequest}
 )

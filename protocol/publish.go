@@ -25,6 +25,14 @@ func (p *Publication) Count() int {
 	return 1
 }
 
+// Names are the channels p publishes to: Channels, or Channel alone.
+func (p *Publication) Names() [][]byte {
+	if p.Channels != nil {
+		return p.Channels
+	}
+	return [][]byte{p.Channel}
+}
+
 // DecodePublication decodes a POST /broadcast body that is one object.
 func DecodePublication(p *Publication, body []byte, maxChannel int) *Error {
 	*p = Publication{}
@@ -137,7 +145,7 @@ func DecodeBatch(body []byte, maxChannel int) ([]Publication, *Error) {
 		}
 		var p Publication
 		if e := decodeElement(&p, v, maxChannel); e != nil {
-			err = &Error{e.Code, "publication " + strconv.Itoa(len(out)) + ": " + e.Message, e.Status}
+			err = ElementError(len(out), e)
 			return
 		}
 		if total += p.Count(); total > MaxBatch {
@@ -153,6 +161,11 @@ func DecodeBatch(body []byte, maxChannel int) ([]Publication, *Error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ElementError is e as it refuses element i of an array body.
+func ElementError(i int, e *Error) *Error {
+	return &Error{e.Code, "publication " + strconv.Itoa(i) + ": " + e.Message, e.Status}
 }
 
 // scanArrayBody checks that body is valid UTF-8 holding one JSON array.

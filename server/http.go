@@ -87,9 +87,18 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx, detailed bool) {
 	ctx.SetBody(body)
 }
 
-// handleBroadcast serves POST /broadcast. Checks run in the documented
-// order: method (405), key (403), content type (415), body (400).
+// handleBroadcast serves POST /broadcast (broadcasthttp.go).
 func (s *Server) handleBroadcast(ctx *fasthttp.RequestCtx) {
+	if s.operatorPost(ctx) {
+		s.publishBody(ctx)
+	}
+}
+
+// operatorPost checks a POST to /broadcast or /disconnect in the
+// documented order: method (405), key (403), content type (415). It
+// answers and reports false when one fails; the body (400) is the
+// handler's.
+func (s *Server) operatorPost(ctx *fasthttp.RequestCtx) bool {
 	switch {
 	case !ctx.IsPost():
 		ctx.Response.Header.Set("Allow", "POST")
@@ -99,30 +108,9 @@ func (s *Server) handleBroadcast(ctx *fasthttp.RequestCtx) {
 	case !isJSON(ctx.Request.Header.ContentType()):
 		httpError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	default:
-		s.publishBody(ctx)
+		return true
 	}
-}
-
-func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
-	var p protocol.Publication
-	if err := protocol.DecodePublication(&p, ctx.PostBody(), s.cfg.MaxChannelBytes); err != nil {
-		ctx.SetStatusCode(err.Status)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
-		return
-	}
-	_, pos, err := s.PublishAt(p.Channel, p.Content)
-	if err != nil {
-		httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusCreated)
-	ctx.SetContentType("application/json")
-	if pos != nil {
-		ctx.SetBody(protocol.AppendPositionJSON(nil, nil, pos, protocol.NoRecovery))
-		return
-	}
-	ctx.SetBodyString(`{"ok":true}`)
+	return false
 }
 
 func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {

@@ -11,8 +11,9 @@ import (
 // Config.OperatorPublic, the operator endpoints on the public port answer
 // loopback clients only. Anyone who reaches the WebSocket port could
 // otherwise publish to any channel past the authorizer and read the
-// server's counters. POST /broadcast with a BroadcastKey set is the one
-// exception: the key guards it, from anywhere.
+// server's counters. POST /broadcast, POST /disconnect and GET /history
+// with a BroadcastKey set are the exception: the key guards them, from
+// anywhere.
 
 // servePublicOperator serves an operator endpoint on the public port,
 // reporting whether path was one; in protected mode a client that is not
@@ -34,7 +35,7 @@ func (s *Server) servePublicOperator(ctx *fasthttp.RequestCtx, path string) bool
 
 // protects reports whether protected mode keeps path to loopback clients.
 func (s *Server) protects(path string) bool {
-	return !s.cfg.OperatorPublic && !((path == "/broadcast" || path == "/history") && s.cfg.BroadcastKey != "")
+	return !s.cfg.OperatorPublic && !((path == "/broadcast" || path == "/disconnect" || path == "/history") && s.cfg.BroadcastKey != "")
 }
 
 // remoteForTest, set only by tests before a server starts
