@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/protocol"
 )
@@ -89,5 +90,33 @@ func TestDeliveryThroughHubDoesNotAllocate(t *testing.T) {
 	publish()
 	if a := testing.AllocsPerRun(1000, publish); a != 0 {
 		t.Fatalf("a delivery through the hub allocates %v times", a)
+	}
+}
+
+// TestFilteredDeliveryDoesNotAllocate pins a delivery whose message
+// carries a filter, for a connection it lets through and for one it
+// leaves out (its id checked against "except" without building the id,
+// its user against "to"): filtered publications cost each subscriber a
+// few comparisons, no allocation.
+func TestFilteredDeliveryDoesNotAllocate(t *testing.T) {
+	c, peer := deliveryFixture(t)
+	c.srv.nodeID, c.seq = "abcdef12", 41
+	c.ident = &auth.Identity{User: "alice"}
+	frame := deliveryFrame()
+	in := &hub.Message{Frame: frame, Filter: hub.NewFilter(true, [][]byte{[]byte("bob"), []byte("alice")}, []byte("abcdef12-4"))}
+	out := &hub.Message{Frame: frame, Filter: hub.NewFilter(false, nil, []byte("abcdef12-41"))}
+	buf := make([]byte, 2*len(frame))
+	deliver := func() {
+		if c.Enqueue(out) {
+			t.Fatal("the connection the filter excludes queued the frame")
+		}
+		if c.Enqueue(in) {
+			c.Flush()
+		}
+		readFrame(t, peer, buf, frame)
+	}
+	deliver()
+	if a := testing.AllocsPerRun(1000, deliver); a != 0 {
+		t.Fatalf("a filtered delivery allocates %v times", a)
 	}
 }
