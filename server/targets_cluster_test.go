@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/wsify/wsify/server"
@@ -101,5 +102,31 @@ func TestDisconnectAcrossNodesRedis(t *testing.T) {
 		if st := s.Stats(); st.ClosedBy["4000"] != map[*server.Server]uint64{A: 1, B: 2, C: 1}[s] {
 			t.Fatalf("closes with 4000 on a node: %v", st.ClosedBy)
 		}
+	}
+}
+
+// TestReceiversOnRedisHistoryChannels: on a channel whose history Redis
+// keeps, the delivery comes back through Redis after the answer, so the
+// answer counts this node's subscribers of the channel when Redis took
+// the publication, beside the position, from a client and over HTTP.
+func TestReceiversOnRedisHistoryChannels(t *testing.T) {
+	nodes, _ := redisHistoryNodes(t, 2, server.Config{})
+	a, b := nodes[0], nodes[1]
+	a1, a2, b1 := dialPeer(t, a), dialPeer(t, a), dialPeer(t, b)
+	for _, p := range []*peer{a1, a2, b1} {
+		joinKept(t, p, "kept")
+	}
+	code, body := postJSON(t, a, "/broadcast", `{"channel":"kept","content":1}`)
+	if code != http.StatusCreated || !strings.HasPrefix(body, `{"ok":true,"offset":1,"epoch":`) || !strings.HasSuffix(body, `,"receivers":2}`) {
+		t.Fatalf("POST on a: %d %s", code, body)
+	}
+	expectAll(t, `{"channel":"kept","offset":1,"content":1}`, a1, a2, b1)
+	b1.send(t, `{"command":"broadcast","args":{"channel":"kept","content":2},"id":1}`)
+	m1, m2 := b1.next(t), b1.next(t)
+	if strings.HasPrefix(m1, `{"channel"`) {
+		m1, m2 = m2, m1
+	}
+	if !strings.HasPrefix(m1, `{"id":1,"ok":true,"offset":2,"epoch":`) || !strings.HasSuffix(m1, `,"receivers":1}`) || m2 != `{"channel":"kept","offset":2,"content":2}` {
+		t.Fatalf("broadcast on b: reply %s, delivery %s", m1, m2)
 	}
 }
