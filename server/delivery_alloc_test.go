@@ -18,7 +18,7 @@ import (
 
 // deliveryFixture is a connection on one end of a socketpair, its handler
 // marked running so that no poller is needed, and the peer's end.
-func deliveryFixture(t *testing.T) (c *conn, peer int) {
+func deliveryFixture(t testing.TB) (c *conn, peer int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // darwin has no SOCK_NONBLOCK
 	if err != nil {
@@ -35,7 +35,7 @@ func deliveryFixture(t *testing.T) (c *conn, peer int) {
 // readFrame reads exactly len(want) bytes from the peer and checks them,
 // so that a delivery that wrote nothing, or the wrong bytes, fails the pin
 // instead of passing it for free.
-func readFrame(t *testing.T, peer int, buf, want []byte) {
+func readFrame(t testing.TB, peer int, buf, want []byte) {
 	n, err := unix.Read(peer, buf)
 	if err != nil || !bytes.Equal(buf[:n], want) {
 		t.Fatalf("peer read %q, %v; want %q", buf[:max(n, 0)], err, want)
