@@ -278,3 +278,38 @@ func refDecodeBatch(body []byte, maxChannel int) ([]refPublication, *protocol.Er
 	}
 	return out, nil
 }
+
+// refDecodeDisconnect is DecodeDisconnect by encoding/json.
+func refDecodeDisconnect(body []byte) (protocol.Disconnect, *protocol.Error) {
+	top, err := refObject(body)
+	if err != nil {
+		return protocol.Disconnect{}, err
+	}
+	user, hasUser := top["user"]
+	client, hasClient := top["client"]
+	if hasUser == hasClient {
+		return protocol.Disconnect{}, protocol.ErrBadDisconnect
+	}
+	var d protocol.Disconnect
+	if hasUser {
+		u, ok := refString(user)
+		if !ok || u == "" || len(u) > protocol.MaxUserBytes {
+			return protocol.Disconnect{}, protocol.ErrBadDisconnect
+		}
+		d.User = []byte(u)
+	} else {
+		c, ok := refString(client)
+		if !ok || c == "" || len(c) > 256 {
+			return protocol.Disconnect{}, protocol.ErrBadDisconnect
+		}
+		d.Client = []byte(c)
+	}
+	switch string(top["reconnect"]) {
+	case "", "true":
+	case "false":
+		d.NoReconnect = true
+	default:
+		return protocol.Disconnect{}, protocol.ErrBadDisconnect
+	}
+	return d, nil
+}

@@ -57,3 +57,52 @@ func TestAppendPublished(t *testing.T) {
 		}
 	}
 }
+
+var disconnectCases = []struct {
+	body   string
+	user   string
+	client string
+	stay   bool
+	err    *protocol.Error
+}{
+	{body: `{"user":"alice"}`, user: "alice"},
+	{body: `{"user":"al\u0069ce","reconnect":false}`, user: "alice", stay: true},
+	{body: `{"client":"ab12-7","reconnect":true}`, client: "ab12-7"},
+	{body: `{"user":""}`, err: protocol.ErrBadDisconnect},
+	{body: `{"user":"a","client":"b"}`, err: protocol.ErrBadDisconnect},
+	{body: `{}`, err: protocol.ErrBadDisconnect},
+	{body: `{"user":7}`, err: protocol.ErrBadDisconnect},
+	{body: `{"user":"a","reconnect":"no"}`, err: protocol.ErrBadDisconnect},
+	{body: `[]`, err: protocol.ErrNotObject},
+	{body: `{`, err: protocol.ErrBadJSON},
+}
+
+func TestDecodeDisconnect(t *testing.T) {
+	for _, c := range disconnectCases {
+		var d protocol.Disconnect
+		err := protocol.DecodeDisconnect(&d, []byte(c.body))
+		if err != c.err || string(d.User) != c.user || string(d.Client) != c.client || d.NoReconnect != c.stay {
+			t.Errorf("%s: %+v %v", c.body, d, err)
+		}
+	}
+}
+
+// FuzzDecodeDisconnect checks DecodeDisconnect, the body of POST
+// /disconnect, against the encoding/json reference.
+func FuzzDecodeDisconnect(f *testing.F) {
+	for _, c := range disconnectCases {
+		f.Add([]byte(c.body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var d protocol.Disconnect
+		err := protocol.DecodeDisconnect(&d, body)
+		ref, rerr := refDecodeDisconnect(body)
+		switch {
+		case err == protocol.ErrBadJSON && rerr != protocol.ErrBadJSON && !jsonDepthOK(body):
+		case err != rerr:
+			t.Fatalf("%q: DecodeDisconnect %v, reference %v", body, err, rerr)
+		case string(d.User) != string(ref.User) || string(d.Client) != string(ref.Client) || d.NoReconnect != ref.NoReconnect:
+			t.Fatalf("%q: %+v, reference %+v", body, d, ref)
+		}
+	})
+}
