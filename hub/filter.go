@@ -6,8 +6,8 @@ import (
 )
 
 // Filter narrows a publication to some subscribers of its channel: when
-// Only, those whose user is listed, and never the connection Except
-// names. The hub only carries it on the Message; each subscriber checks
+// it has a user list, those whose user is listed, and never the
+// connection whose id Except returns. The hub only carries it on the Message; each subscriber checks
 // itself against it in Enqueue (and calls Skip when it is left out), as
 // only the subscriber knows who it is. A Filter is read-only once made,
 // so every chunk of a fan-out and every channel of a multi-channel

@@ -102,8 +102,8 @@ func (c *conn) Enqueue(m *hub.Message) bool {
 }
 
 // admits reports whether f lets c through: its user listed when f has a
-// user list (an anonymous connection is never listed), and its id not
-// the one f excludes. It runs under the channel's lock, after the
+// user list (an anonymous connection's "" never is: "to" refuses empty
+// names), and its id not the one f excludes. It runs under the channel's lock, after the
 // identity was set (before the connection could join anything).
 func (c *conn) admits(f *hub.Filter) bool {
 	user := ""
