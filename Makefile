@@ -50,6 +50,7 @@ race:
 FUZZTIME ?= 200000x
 FUZZMINIMIZE ?= 20000x
 FUZZERS := protocol:FuzzDecode protocol:FuzzDecodePublication protocol:FuzzValid \
+	protocol:FuzzDecodeBatch protocol:FuzzDecodeDisconnect hub:FuzzParseFilter broker:FuzzOpenEnvelope \
 	protocol:FuzzParseHeader protocol:FuzzChannelName protocol:FuzzIsServerTextFrame \
 	server/internal/tlsio:FuzzHelloDone server/internal/httphead:FuzzNormalizeOrigin \
 	server/internal/httphead:FuzzEachHeader server/internal/httphead:FuzzRequestLine \

@@ -77,8 +77,14 @@ type Config struct {
 	// no run reaches); deliveries then carry offsets. 0: history off.
 	History int
 	// Auth starts a local authorizer (its own process) and points the
-	// self-started server at it (connect).
+	// self-started server at it (connect; fanout with Filter).
 	Auth bool
+	// Filter narrows fanout's publications (filter.go): "except" (a
+	// connection id, none of the subscribers'), "to" (a user list that
+	// names every subscriber's user), or "none" (the same identities,
+	// unfiltered: the baseline to compare with). Any of them starts the
+	// authorizer, which names the subscribers. Empty: no identities.
+	Filter string
 	// Profile records the server with perf during the measured window.
 	Profile bool
 	// Nice runs the tool, its workers and the self-started server at this
@@ -122,6 +128,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.History < 0 || (c.History > 0 && c.Addr != "") {
 		return c, errors.New("bench: -history needs a self-started server (no -addr) and a count from 0")
 	}
+	if err := c.checkFilter(); err != nil {
+		return c, err
+	}
+	c.Auth = c.Auth || c.Filter != ""
 	if c.Auth && c.Addr != "" {
 		return c, errors.New("bench: -auth needs a self-started server (no -addr)")
 	}
@@ -147,6 +157,8 @@ func (c Config) withPaths() (Config, error) {
 
 func defaultName(c Config) string {
 	switch {
+	case c.Scenario == "fanout" && c.Filter != "":
+		return c.Scenario + "-" + c.Via + "-filter-" + c.Filter
 	case c.Scenario == "fanout":
 		return c.Scenario + "-" + c.Via
 	case c.Scenario == "connect" && c.Auth:

@@ -113,3 +113,26 @@ func TestSelfStartedServerWithAuthorizer(t *testing.T) {
 		t.Fatalf("authorizer answered %d calls for %d cycles", cr.AuthCalls, cr.Cycles)
 	}
 }
+
+// TestFanoutWithFilters runs fanout's -filter modes on a self-started
+// server: the authorizer names the subscribers, every publication is
+// narrowed and accepted, and every subscriber still gets every one.
+func TestFanoutWithFilters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/wsify")
+	}
+	for _, f := range []string{"to", "except"} {
+		for _, via := range []string{"http", "ws"} {
+			c := Config{Scenario: "fanout", Filter: f, Via: via, Conns: 20, Msgs: 20, Out: t.TempDir(), Procs: 2, Dialers: 4,
+				Drain: 10 * time.Second, Log: io.Discard}
+			r := mustRun(t, c)
+			fr := r.Fanout
+			if fr.Published != 20 || fr.PublishErrors != 0 || fr.Lost != 0 || fr.Received != 400 || r.Params["filter"] != f {
+				t.Fatalf("-filter %s -via %s: %+v", f, via, fr)
+			}
+		}
+	}
+	if _, err := (Config{Scenario: "fanout", Filter: "some"}).withDefaults(); err == nil {
+		t.Fatal("an unknown filter was taken")
+	}
+}

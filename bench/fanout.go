@@ -49,10 +49,14 @@ func (s *session) historyCost(fr *FanoutResult) error {
 }
 
 func (s *session) publisher() (publisher, error) {
-	if s.cfg.Via == "ws" {
-		return newWSPublisher(s.tgt.Addr)
+	extra, err := s.filterArgs()
+	if err != nil {
+		return nil, err
 	}
-	return newHTTPPublisher(s.tgt.Addr)
+	if s.cfg.Via == "ws" {
+		return newWSPublisher(s.tgt.Addr, extra)
+	}
+	return newHTTPPublisher(s.tgt.Addr, extra)
 }
 
 func (s *session) fanoutMeasure(fr *FanoutResult, pub publisher) error {

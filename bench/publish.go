@@ -26,24 +26,25 @@ type publisher interface {
 // when the window allows), with a minimal HTTP/1.1 client so the tool's
 // cost stays small beside the server's.
 type httpPublisher struct {
-	c    net.Conn
-	br   *bufio.Reader
-	host string
-	req  []byte
-	body []byte
+	c     net.Conn
+	br    *bufio.Reader
+	host  string
+	extra []byte // members added to every publication (-filter)
+	req   []byte
+	body  []byte
 }
 
-func newHTTPPublisher(addr string) (*httpPublisher, error) {
+func newHTTPPublisher(addr string, extra []byte) (*httpPublisher, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("bench: publisher: %w", err)
 	}
-	return &httpPublisher{c: c, br: bufio.NewReaderSize(c, 4096), host: addr}, nil
+	return &httpPublisher{c: c, br: bufio.NewReaderSize(c, 4096), host: addr, extra: extra}, nil
 }
 
 func (p *httpPublisher) send(channel string, content []byte) error {
 	p.body = append(append(append(append(p.body[:0], `{"channel":"`...), channel...), `","content":`...), content...)
-	p.body = append(p.body, '}')
+	p.body = append(append(p.body, p.extra...), '}')
 	p.req = append(p.req[:0], "POST /broadcast HTTP/1.1\r\nHost: "...)
 	p.req = append(p.req, p.host...)
 	p.req = append(p.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
@@ -91,17 +92,18 @@ type wsPublisher struct {
 	c     net.Conn
 	rd    frameReader
 	id    int
+	extra []byte // members added to every command's args (-filter)
 	frame []byte
 	cmd   []byte
 }
 
-func newWSPublisher(addr string) (*wsPublisher, error) {
+func newWSPublisher(addr string, extra []byte) (*wsPublisher, error) {
 	d := ws.Dialer{Timeout: 5 * time.Second}
 	c, br, _, err := d.Dial(context.Background(), "ws://"+addr+"/ws")
 	if err != nil {
 		return nil, fmt.Errorf("bench: publisher: %w", err)
 	}
-	p := &wsPublisher{c: c, rd: frameReader{r: c}}
+	p := &wsPublisher{c: c, rd: frameReader{r: c}, extra: extra}
 	if br != nil {
 		p.rd.buf, _ = br.Peek(br.Buffered())
 	}
@@ -112,7 +114,7 @@ func (p *wsPublisher) send(channel string, content []byte) error {
 	p.id++
 	p.cmd = append(append(p.cmd[:0], `{"command":"broadcast","id":`...), strconv.Itoa(p.id)...)
 	p.cmd = append(append(append(p.cmd, `,"args":{"channel":"`...), channel...), `","content":`...)
-	p.cmd = append(append(p.cmd, content...), "}}"...)
+	p.cmd = append(append(append(p.cmd, content...), p.extra...), "}}"...)
 	p.frame = appendClientFrame(p.frame[:0], ws.OpText, p.cmd)
 	_, err := p.c.Write(p.frame)
 	return err

@@ -146,6 +146,9 @@ func (t *table) fanout(r *Result) {
 	t.row("deliveries", "%d received of %d expected: lost %d, dropped by server close %d, out of order %d; server counted %d",
 		f.Received, f.Expected, f.Lost, f.DroppedByClose, f.Disorder, f.Deliveries)
 	t.row("slow consumers", "%d (/stats); close codes seen %v", f.SlowConsumers, f.CloseCodes)
+	if p["filter"] != "" {
+		t.row("filter", "%v (every publication narrowed so that every subscriber still gets it; bench/filter.go)", p["filter"])
+	}
 	if f.HistoryBytes > 0 {
 		t.row("history", "%d publications kept per channel: %d B in all, %.0f B per kept publication (wsify_history_bytes)", p["history"], f.HistoryBytes, f.HistoryPerPub)
 	}

@@ -74,7 +74,7 @@ func params(c Config) map[string]any {
 	case "fanout":
 		p["subscribers"], p["channels"], p["msgs"], p["rate"] = c.Conns, c.Channels, c.Msgs, c.Rate
 		p["via"], p["size"], p["window"], p["drain"] = c.Via, c.Size, c.Window, c.Drain.String()
-		p["history"] = c.History
+		p["history"], p["filter"] = c.History, c.Filter
 	case "connect":
 		p["rate"], p["duration"], p["max_cycles"], p["auth"] = c.Rate, c.Duration.String(), c.MaxCycles, c.Auth
 		p["client"] = c.ChurnClient

@@ -48,7 +48,7 @@ func (s *session) open() error {
 		env = append(env, fmt.Sprintf("WSIFY_HISTORY_SIZE=%d", s.cfg.History), "WSIFY_HISTORY_TTL=1h", "WSIFY_HISTORY_MAX_BYTES=4294967296")
 	}
 	if s.cfg.Auth {
-		a, err := startAuthorizer()
+		a, err := startAuthorizer(filterUsers(s.cfg.Filter))
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,14 @@ type Broker interface {
 	// broker is down or does not take it within Config.Timeout. It does not
 	// deliver to this node: the caller does that itself.
 	Publish(channel, frame []byte) error
+	// PublishFiltered is Publish of a publication narrowed to some
+	// subscribers: filter travels with the frame (its own envelope,
+	// envelope.go) to the Filtered handler of the other nodes.
+	PublishFiltered(channel, filter, frame []byte) error
+	// Control hands payload to every other node sharing the broker that
+	// opened with a Control handler: a message for the nodes themselves,
+	// on no channel of their clients (control.go). It fails like Publish.
+	Control(payload []byte) error
 	// Subscribe records that this node wants the publications of channel.
 	// It never waits on the network; a subscribed channel stays wanted
 	// across reconnects until Unsubscribe.
@@ -46,6 +54,13 @@ type Handlers struct {
 	// them in the broker's order, which is the order of their offsets. It
 	// runs as Message does; the slices are the callee's. Nil drops them.
 	Publication func(channel []byte, offset uint64, content []byte)
+	// Filtered receives a publication another node narrowed
+	// (PublishFiltered), with its filter, as Message does. Nil drops them.
+	Filtered func(channel, filter, frame []byte)
+	// Control receives another node's Control payload, on the same
+	// goroutine as Message and with the same rules. Non-nil also makes
+	// the broker subscribe the nodes' control channel (control.go).
+	Control func(payload []byte)
 }
 
 // Health is a broker's state.

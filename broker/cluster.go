@@ -77,9 +77,10 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), stuck: make(chan *shard, 1), msgs: make(chan *redis.Message, 256),
 		shards: map[string]*shard{}, assigned: map[string]*partition{},
 		done: make(chan struct{}), delivered: make(chan struct{})}
-	c.self = string(appendEnvelope(nil, node, nil))
+	c.self = string(appendEnvelope(nil, node, nil, nil))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pres = c.newPresence()
+	subscribeControl(c, h)
 	go c.run()
 	go c.deliver()
 	return c, nil
@@ -102,8 +103,18 @@ func (c *clusterBroker) channelOf(key string) (string, bool) {
 // Publish sends the publication to the master of its channel's slot and
 // waits for it to take it (onSlot).
 func (c *clusterBroker) Publish(channel, frame []byte) error {
+	return c.PublishFiltered(channel, nil, frame)
+}
+
+// Control publishes payload on the nodes' control channel.
+func (c *clusterBroker) Control(payload []byte) error {
+	return c.Publish([]byte(controlChannel), payload)
+}
+
+// PublishFiltered is Publish with the filter in the envelope.
+func (c *clusterBroker) PublishFiltered(channel, filter, frame []byte) error {
 	key := c.key(string(channel))
-	return c.publish(c.health, "redis-cluster", c.node, frame, func(p []byte) error {
+	return c.publish(c.health, "redis-cluster", c.node, filter, frame, func(p []byte) error {
 		return c.onSlot(keySlot(key), func(ctx context.Context, sh *shard, _ string) error {
 			return sh.client.SPublish(ctx, key, p).Err()
 		})
@@ -189,7 +200,7 @@ func (c *clusterBroker) WaitSubscribed(ctx context.Context, channel []byte) erro
 }
 
 func (c *clusterBroker) Stats() Stats {
-	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.len()}
+	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.clients()}
 	c.counters.fill(&st)
 	c.health.fill(&st)
 	return st
@@ -238,8 +249,8 @@ func (c *clusterBroker) handle(m *redis.Message) {
 		c.dropped.Add(1)
 		return
 	}
-	frame, ok := c.accept(c.node, []byte(m.Payload))
-	if ok && c.h.Message != nil {
-		c.h.Message([]byte(name), frame)
+	filter, frame, ok := c.accept(c.node, []byte(m.Payload))
+	if ok {
+		c.h.deliver([]byte(name), filter, frame)
 	}
 }

@@ -17,7 +17,10 @@
 // What travels is the WebSocket frame the publishing node already encoded,
 // behind a short envelope naming the node (see envelope.go), so receiving
 // nodes fan it out without re-encoding and a node ignores its own
-// publications, which it has delivered locally already.
+// publications, which it has delivered locally already. A filtered
+// publication carries its filter in an envelope of its own, and nodes
+// exchange control messages (Control) on a channel no client can name
+// (control.go).
 //
 // A networked driver is up or down (Health). While it is down Publish fails
 // with ErrUnavailable at once, subscriptions are kept as wishes, and the

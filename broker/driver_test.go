@@ -280,3 +280,84 @@ func mustPublish(t *testing.T, n *node, ch, frame string) {
 		t.Fatal(fmt.Errorf("publish %s: %w", ch, err))
 	}
 }
+
+// openControlled is open with the Filtered and Control handlers too: a
+// filtered publication arrives as frame "<filter>|<frame>", a control
+// message on channel "!control".
+func openControlled(t *testing.T, cfg broker.Config) *node {
+	t.Helper()
+	n := &node{msgs: make(chan msg, 100), states: make(chan broker.Health, 100)}
+	b, err := broker.Open(cfg, broker.Handlers{
+		Message:  func(ch, frame []byte) { n.msgs <- msg{string(ch), string(frame)} },
+		Filtered: func(ch, filter, frame []byte) { n.msgs <- msg{string(ch), string(filter) + "|" + string(frame)} },
+		Control:  func(p []byte) { n.msgs <- msg{"!control", string(p)} },
+		State:    func(h broker.Health) { n.states <- h },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.b = b
+	t.Cleanup(func() { b.Close() })
+	return n
+}
+
+// testFilteredAndControl: a filtered publication reaches the other node
+// with its filter, an unfiltered one as before; a control message reaches
+// every other node that wants them, on no client channel, and not its
+// sender; the control channel is not counted as a subscription.
+func testFilteredAndControl(t *testing.T, cfg broker.Config, wait bool) {
+	a, b, c := openControlled(t, cfg), openControlled(t, cfg), openControlled(t, cfg)
+	if wait {
+		a.waitUp(t)
+		b.waitUp(t)
+		c.waitUp(t)
+	}
+	a.Subscribe("room")
+	testutil.Eventually(t, "a subscribed", func() bool {
+		b.b.Publish([]byte("room"), []byte("probe"))
+		return a.tryExpect("room", "probe")
+	})
+	a.drain()
+	if err := b.b.PublishFiltered([]byte("room"), []byte("\x01\x00"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, "room", "\x01\x00|x")
+	if err := b.b.PublishFiltered([]byte("room"), []byte{}, []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, "room", "|y")
+	mustPublish(t, b, "room", "z")
+	a.expect(t, "room", "z")
+	if err := b.b.Control([]byte(`{"kick":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, "!control", `{"kick":1}`)
+	c.expect(t, "!control", `{"kick":1}`)
+	b.expectNothing(t)
+	c.expectNothing(t)
+	if st := a.b.Stats(); st.Subscriptions != 1 {
+		t.Fatalf("a counts %d subscriptions, want 1 (the control channel is not one)", st.Subscriptions)
+	}
+	if st := b.b.Stats(); st.Subscriptions != 0 {
+		t.Fatalf("b counts %d subscriptions, want 0", st.Subscriptions)
+	}
+}
+
+func TestFilteredAndControlMemory(t *testing.T) {
+	testFilteredAndControl(t, broker.Config{URL: "memory://" + t.Name()}, false)
+}
+
+func TestFilteredAndControlRedis(t *testing.T) {
+	r := brokertest.StartRedis(t)
+	testFilteredAndControl(t, broker.Config{Driver: "redis", URL: r.URL()}, true)
+}
+
+func TestFilteredAndControlNATS(t *testing.T) {
+	n := brokertest.StartNATS(t)
+	testFilteredAndControl(t, broker.Config{Driver: "nats", URL: n.URL()}, true)
+}
+
+func TestFilteredAndControlRedisCluster(t *testing.T) {
+	c := brokertest.StartCluster(t, 3, 0)
+	testFilteredAndControl(t, clusterConfig(c), true)
+}

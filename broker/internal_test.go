@@ -12,32 +12,61 @@ import (
 func TestEnvelopeRoundTripAndRefusals(t *testing.T) {
 	node, _ := newNodeID()
 	frame := []byte("\x81\x02hi")
-	p := appendEnvelope(nil, node, frame)
-	if want := 2 + nodeIDLen + len(frame); len(p) != want {
+	p := appendEnvelope(nil, node, nil, frame)
+	if want := 2 + nodeIDLen + len(frame); len(p) != want || p[0] != 'w' {
 		t.Fatalf("len %d, want %d", len(p), want)
 	}
-	id, got, ok := openEnvelope(p)
-	if !ok || !bytes.Equal(id, node[:]) || !bytes.Equal(got, frame) {
-		t.Fatalf("open: %x %q %v", id, got, ok)
+	id, filter, got, ok := openEnvelope(p)
+	if !ok || !bytes.Equal(id, node[:]) || !bytes.Equal(got, frame) || filter != nil {
+		t.Fatalf("open: %x %q %q %v", id, filter, got, ok)
 	}
-	for _, bad := range [][]byte{nil, {'w'}, []byte("hello"), {'w', 8, 1, 2}, appendEnvelope(nil, node, nil)} {
-		if _, _, ok := openEnvelope(bad); ok {
+	for _, f := range [][]byte{{}, []byte("\x01\x00\x00\x00"), bytes.Repeat([]byte("u"), 70000)} {
+		p := appendEnvelope(nil, node, f, frame)
+		if want := 2 + nodeIDLen + 4 + len(f) + len(frame); len(p) != want || p[0] != 'f' {
+			t.Fatalf("filtered: len %d, want %d", len(p), want)
+		}
+		id, filter, got, ok := openEnvelope(p)
+		if !ok || !bytes.Equal(id, node[:]) || !bytes.Equal(got, frame) || filter == nil || !bytes.Equal(filter, f) {
+			t.Fatalf("open filtered: %x %q %q %v", id, filter, got, ok)
+		}
+	}
+	for _, bad := range [][]byte{nil, {'w'}, []byte("hello"), {'w', 8, 1, 2}, appendEnvelope(nil, node, nil, nil),
+		appendEnvelope(nil, node, []byte("x"), nil), {'f', 0, 0, 0, 0, 9, 'x'}, {'f', 0, 0, 0}, {'f', 0, 0xff, 0xff, 0xff, 0xff, 'x'}} {
+		if _, _, _, ok := openEnvelope(bad); ok {
 			t.Errorf("accepted %q", bad)
 		}
 	}
+}
+
+// FuzzOpenEnvelope: whatever a broker hands a node, openEnvelope refuses
+// it or splits it into parts that wrap back into the same bytes.
+func FuzzOpenEnvelope(f *testing.F) {
+	node, _ := newNodeID()
+	f.Add(appendEnvelope(nil, node, nil, []byte("\x81\x01x")))
+	f.Add(appendEnvelope(nil, node, []byte("\x01\x01\x00\x00"), []byte("\x81\x01x")))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		id, filter, frame, ok := openEnvelope(p)
+		if !ok || len(id) != nodeIDLen {
+			return
+		}
+		again := appendEnvelope(nil, nodeID(id), filter, frame)
+		if !bytes.Equal(again, p) {
+			t.Fatalf("%q opened to %q %q %q, which wrap to %q", p, id, filter, frame, again)
+		}
+	})
 }
 
 func TestCountersSkipOwnAndMalformed(t *testing.T) {
 	self, _ := newNodeID()
 	other, _ := newNodeID()
 	var c counters
-	if _, ok := c.accept(self, appendEnvelope(nil, self, []byte("x"))); ok {
+	if _, _, ok := c.accept(self, appendEnvelope(nil, self, nil, []byte("x"))); ok {
 		t.Fatal("own publication accepted")
 	}
-	if _, ok := c.accept(self, []byte("junk")); ok {
+	if _, _, ok := c.accept(self, []byte("junk")); ok {
 		t.Fatal("junk accepted")
 	}
-	if f, ok := c.accept(self, appendEnvelope(nil, other, []byte("x"))); !ok || string(f) != "x" {
+	if _, f, ok := c.accept(self, appendEnvelope(nil, other, nil, []byte("x"))); !ok || string(f) != "x" {
 		t.Fatal("other node's publication refused")
 	}
 	if c.own.Load() != 1 || c.dropped.Load() != 1 || c.received.Load() != 1 {

@@ -42,18 +42,25 @@ type memoryBroker struct {
 	node nodeID
 	counters
 	health *health
-	count  int // channels this node subscribed; guarded by bus.mu
+	count  int // clients' channels this node subscribed; guarded by bus.mu
 }
 
 func openMemory(cfg Config, h Handlers, node nodeID) *memoryBroker {
 	m := &memoryBroker{bus: busNamed(cfg.URL), h: h, node: node, health: newHealth(nil)}
 	m.health.set(true, "")
+	subscribeControl(m, h)
 	return m
 }
 
 // Publish calls the Message handler of every other node that wants
 // channel, under the bus's read lock: handlers must not Subscribe.
 func (m *memoryBroker) Publish(channel, frame []byte) error {
+	return m.PublishFiltered(channel, nil, frame)
+}
+
+// PublishFiltered calls the other nodes' Filtered handler as Publish
+// calls Message (filter nil: Message).
+func (m *memoryBroker) PublishFiltered(channel, filter, frame []byte) error {
 	m.published.Add(1)
 	if m.bus.private { // the single-node default: no process-wide lock per publication
 		return nil
@@ -61,12 +68,17 @@ func (m *memoryBroker) Publish(channel, frame []byte) error {
 	m.bus.mu.RLock()
 	defer m.bus.mu.RUnlock()
 	for _, n := range m.bus.subs[string(channel)] {
-		if n != m && n.h.Message != nil {
+		if n != m {
 			n.received.Add(1)
-			n.h.Message(channel, frame)
+			n.h.deliver(channel, filter, frame)
 		}
 	}
 	return nil
+}
+
+// Control calls the Control handler of every other node on the bus.
+func (m *memoryBroker) Control(payload []byte) error {
+	return m.Publish([]byte(controlChannel), payload)
 }
 
 func (m *memoryBroker) Subscribe(channel []byte) {
@@ -74,7 +86,9 @@ func (m *memoryBroker) Subscribe(channel []byte) {
 	defer m.bus.mu.Unlock()
 	if subs := m.bus.subs[string(channel)]; !slices.Contains(subs, m) {
 		m.bus.subs[string(channel)] = append(subs, m)
-		m.count++
+		if !isControl(channel) {
+			m.count++
+		}
 	}
 }
 
@@ -89,7 +103,9 @@ func (m *memoryBroker) unsubscribeLocked(channel string) {
 	if !slices.Contains(subs, m) {
 		return
 	}
-	m.count--
+	if !isControl(channel) {
+		m.count--
+	}
 	subs = slices.DeleteFunc(subs, func(n *memoryBroker) bool { return n == m })
 	if len(subs) == 0 {
 		delete(m.bus.subs, channel)

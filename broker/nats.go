@@ -50,6 +50,7 @@ func openNATS(cfg Config, h Handlers, node nodeID) (*natsBroker, error) {
 		return nil, fmt.Errorf("broker: nats: connect: %s", cfg.scrub(err.Error())) // url.Parse quotes the URL
 	}
 	n.nc = nc
+	subscribeControl(n, h)
 	n.wg.Go(n.watch)
 	n.wg.Go(n.dispatch)
 	n.changed(nil)
@@ -158,9 +159,9 @@ func (n *natsBroker) deliver(m *nats.Msg) {
 		n.dropped.Add(1)
 		return
 	}
-	frame, ok := n.accept(n.node, m.Data)
-	if ok && n.h.Message != nil {
-		n.h.Message(name, frame)
+	filter, frame, ok := n.accept(n.node, m.Data)
+	if ok {
+		n.h.deliver(name, filter, frame)
 	}
 }
 
@@ -168,7 +169,17 @@ func (n *natsBroker) deliver(m *nats.Msg) {
 // background: core NATS confirms nothing, so a publication made just as the
 // connection breaks can be lost without an error.
 func (n *natsBroker) Publish(channel, frame []byte) error {
-	return n.publish(n.health, "nats", n.node, frame, func(p []byte) error {
+	return n.PublishFiltered(channel, nil, frame)
+}
+
+// Control publishes payload on the nodes' control channel.
+func (n *natsBroker) Control(payload []byte) error {
+	return n.Publish([]byte(controlChannel), payload)
+}
+
+// PublishFiltered is Publish with the filter in the envelope.
+func (n *natsBroker) PublishFiltered(channel, filter, frame []byte) error {
+	return n.publish(n.health, "nats", n.node, filter, frame, func(p []byte) error {
 		return n.nc.Publish(n.subject(channel), p)
 	})
 }
@@ -206,8 +217,10 @@ func (n *natsBroker) Stats() Stats {
 	n.health.fill(&st)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	st.Subscriptions = len(n.subs)
-	for _, sub := range n.subs {
+	for ch, sub := range n.subs {
+		if !isControl(ch) {
+			st.Subscriptions++
+		}
 		if d, err := sub.Dropped(); err == nil {
 			st.Dropped += uint64(d)
 		}

@@ -69,9 +69,10 @@ func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 	r := &redisBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":", client: redis.NewClient(opt),
 		confirmed: newConfirmations(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
 	r.wish = newTrackedWishlist(r.confirmed, r)
-	r.self = string(appendEnvelope(nil, node, nil))
+	r.self = string(appendEnvelope(nil, node, nil, nil))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.pres = r.newPresence()
+	subscribeControl(r, h)
 	go r.run()
 	return r, nil
 }
@@ -80,7 +81,17 @@ func (r *redisBroker) key(channel []byte) string { return r.keyPrefix + string(c
 
 // Publish sends the publication and waits for Redis to take it.
 func (r *redisBroker) Publish(channel, frame []byte) error {
-	return r.publish(r.health, "redis", r.node, frame, func(p []byte) error {
+	return r.PublishFiltered(channel, nil, frame)
+}
+
+// Control publishes payload on the nodes' control channel.
+func (r *redisBroker) Control(payload []byte) error {
+	return r.Publish([]byte(controlChannel), payload)
+}
+
+// PublishFiltered is Publish with the filter in the envelope.
+func (r *redisBroker) PublishFiltered(channel, filter, frame []byte) error {
+	return r.publish(r.health, "redis", r.node, filter, frame, func(p []byte) error {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
 		defer cancel()
 		err := r.client.Publish(ctx, r.key(channel), p).Err()
@@ -113,7 +124,7 @@ func (r *redisBroker) Health() Health             { return r.health.get() }
 func (r *redisBroker) Blocking() bool             { return true }
 
 func (r *redisBroker) Stats() Stats {
-	st := Stats{Driver: "redis", Node: r.node.String(), URL: r.cfg.RedactedURL(), Subscriptions: r.wish.len()}
+	st := Stats{Driver: "redis", Node: r.node.String(), URL: r.cfg.RedactedURL(), Subscriptions: r.wish.clients()}
 	r.counters.fill(&st)
 	r.health.fill(&st)
 	return st
@@ -289,8 +300,8 @@ func (r *redisBroker) deliver(m *redis.Message) {
 		r.dropped.Add(1)
 		return
 	}
-	frame, ok := r.accept(r.node, []byte(m.Payload))
-	if ok && r.h.Message != nil {
-		r.h.Message([]byte(name), frame)
+	filter, frame, ok := r.accept(r.node, []byte(m.Payload))
+	if ok {
+		r.h.deliver([]byte(name), filter, frame)
 	}
 }

@@ -247,7 +247,7 @@ func (p *presenceRedis) Count(ctx context.Context, channel []byte) (PresenceCoun
 // newPresence is the single Redis's presence: every key on its server.
 func (r *redisBroker) newPresence() *presenceRedis {
 	return newPresenceRedis(&presenceRedis{node: r.node.String(), cfg: r.cfg, health: r.health, counts: &r.counters,
-		env:    func(frame []byte) []byte { return appendEnvelope(nil, r.node, frame) },
+		env:    func(frame []byte) []byte { return appendEnvelope(nil, r.node, nil, frame) },
 		tag:    func(channel string) string { return r.keyBase([]byte(channel)) },
 		client: func(string) (*redis.Client, error) { return r.client, nil },
 		publish: func(ctx context.Context, p redis.Pipeliner, channel string, payload []byte) {
@@ -262,7 +262,7 @@ func (r *redisBroker) newPresence() *presenceRedis {
 // the driver's slot map names.
 func (c *clusterBroker) newPresence() *presenceRedis {
 	return newPresenceRedis(&presenceRedis{node: c.node.String(), cfg: c.cfg, health: c.health, counts: &c.counters,
-		env:    func(frame []byte) []byte { return appendEnvelope(nil, c.node, frame) },
+		env:    func(frame []byte) []byte { return appendEnvelope(nil, c.node, nil, frame) },
 		tag:    c.keyBase,
 		client: c.slotClient,
 		publish: func(ctx context.Context, p redis.Pipeliner, channel string, payload []byte) {

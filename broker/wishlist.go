@@ -97,6 +97,16 @@ func (w *wishlist) len() int {
 	return len(w.want)
 }
 
+// clients is len without the control channel: the clients' channels.
+func (w *wishlist) clients() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.want[controlChannel]; ok {
+		return len(w.want) - 1
+	}
+	return len(w.want)
+}
+
 func (w *wishlist) wants(channel string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

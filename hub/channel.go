@@ -69,14 +69,16 @@ func (c *channel) remove(s Subscriber) bool {
 }
 
 // enqueue queues m on every subscriber and collects in b those whose
-// writes the caller must start.
+// writes the caller must start. It returns how many subscribers m's
+// filter let through: all of them without one.
 func (c *channel) enqueue(m *Message, b *batch) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	m.skipped = 0
 	for _, s := range c.subs {
 		if s.Enqueue(m) {
 			b.subs = append(b.subs, s)
 		}
 	}
-	return len(c.subs)
+	return len(c.subs) - m.skipped
 }

@@ -150,15 +150,22 @@ func (h *Hub) Leave(name []byte, s Subscriber) (last bool) {
 // Publish queues frame on every subscriber of channel name and starts the
 // writes. It returns the number of subscribers reached.
 func (h *Hub) Publish(name []byte, frame []byte) int {
+	return h.PublishFiltered(name, frame, nil)
+}
+
+// PublishFiltered is Publish to the subscribers f lets through (all of
+// them when f is nil), and returns how many those are.
+func (h *Hub) PublishFiltered(name []byte, frame []byte, f *Filter) int {
 	m := messagePool.Get().(*Message)
-	m.Frame = frame
+	m.Frame, m.Filter = frame, f
 	n := h.PublishMessage(name, m)
 	*m = Message{}
 	messagePool.Put(m)
 	return n
 }
 
-// PublishMessage is Publish for a message that may carry a variant frame.
+// PublishMessage is Publish for a message that may carry a variant frame
+// and a filter.
 func (h *Hub) PublishMessage(name []byte, m *Message) int {
 	ch := h.lookup(name)
 	if ch == nil {

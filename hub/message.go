@@ -8,11 +8,20 @@ import "sync"
 // subscriber that asks for it, and then shared.
 type Message struct {
 	Frame []byte
+	// Filter, when set, narrows who receives it: a subscriber that it
+	// leaves out queues nothing and calls Skip. Nil: every subscriber.
+	Filter *Filter
+
+	skipped int // subscribers Filter left out; Enqueue runs under the channel's lock
 
 	variant func(frame []byte) []byte // builds the variant; nil: none
 	once    sync.Once                 // runs build
 	alt     []byte                    // the variant, set by build
 }
+
+// Skip records, from Enqueue, that the subscriber was left out by the
+// filter, so the publication's count of receivers leaves it out too.
+func (m *Message) Skip() { m.skipped++ }
 
 // messagePool recycles the variant-less messages of Publish: subscribers
 // keep the bytes they queue, never the Message.

@@ -50,6 +50,8 @@ type Command struct {
 	// Since is args.since of a join or history command: the last
 	// publication the client saw. Since.Given is false when absent.
 	Since Since
+	// Targets are a broadcast's "to" and "echo" (targets.go).
+	Targets Targets
 }
 
 // Since is a position in a channel's history as a client names it.
@@ -134,7 +136,7 @@ func kindOf(name []byte) Kind {
 }
 
 func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
-	var channel, limit, since []byte
+	var channel, limit, since, to, echo []byte
 	scanObject(args, 0, 1, func(key, value []byte) {
 		switch {
 		case keyIs(key, "channel"):
@@ -145,6 +147,10 @@ func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
 			limit = value
 		case keyIs(key, "since"):
 			since = value
+		case keyIs(key, "to"):
+			to = value
+		case keyIs(key, "echo"):
+			echo = value
 		}
 	})
 	ch, err := channelName(channel, maxChannel)
@@ -152,10 +158,22 @@ func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
 		return err
 	}
 	c.Channel = ch
-	if c.Kind == KindBroadcast && c.Content == nil {
-		return ErrNoContent
+	if c.Kind == KindBroadcast {
+		return c.decodeBroadcastArgs(to, echo)
 	}
 	return c.decodeHistoryArgs(limit, since)
+}
+
+// decodeBroadcastArgs checks content and reads the targets, which only a
+// broadcast uses: other commands ignore them, as any unknown member.
+func (c *Command) decodeBroadcastArgs(to, echo []byte) *Error {
+	if c.Content == nil {
+		return ErrNoContent
+	}
+	if err := c.Targets.decodeTo(to); err != nil {
+		return err
+	}
+	return c.Targets.decodeEcho(echo)
 }
 
 // ChannelName turns the raw JSON value of a channel into its name: the

@@ -95,6 +95,19 @@ var decodeCases = []decodeCase{
 	{name: "content/nested-500", msg: broadcastOf(nest(500, "1")), kind: bcast, channel: "c", content: nest(500, "1")},
 	{name: "content/join-ignored", msg: `{"command":"join","args":{"channel":"a","content":[1]}}`, kind: join, channel: "a", content: "[1]"},
 	{name: "content/missing", msg: `{"command":"broadcast","args":{"channel":"a"}}`, err: protocol.ErrNoContent},
+	{name: "to/users", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":["alice","b\u00f6b"]}}`, kind: bcast, channel: "c", content: "1"},
+	{name: "to/empty", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":[]}}`, kind: bcast, channel: "c", content: "1"},
+	{name: "to/ignored-on-join", msg: `{"command":"join","args":{"channel":"c","to":7,"echo":3}}`, kind: join, channel: "c"},
+	{name: "to/not-array", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":"alice"}}`, err: protocol.ErrBadTo},
+	{name: "to/null", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":null}}`, err: protocol.ErrBadTo},
+	{name: "to/number", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":["a",1]}}`, err: protocol.ErrBadTo},
+	{name: "to/empty-name", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":[""]}}`, err: protocol.ErrBadTo},
+	{name: "to/long-name", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":["` + strings.Repeat("u", 257) + `"]}}`, err: protocol.ErrBadTo},
+	{name: "to/at-limit", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":[` + strings.Repeat(`"u",`, 999) + `"u"]}}`, kind: bcast, channel: "c", content: "1"},
+	{name: "to/over-limit", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"to":[` + strings.Repeat(`"u",`, 1000) + `"u"]}}`, err: protocol.ErrBadTo},
+	{name: "echo/false", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"echo":false}}`, kind: bcast, channel: "c", content: "1"},
+	{name: "echo/true", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"echo":true}}`, kind: bcast, channel: "c", content: "1"},
+	{name: "echo/string", msg: `{"command":"broadcast","args":{"channel":"c","content":1,"echo":"false"}}`, err: protocol.ErrBadEcho},
 	{name: "content/nested-600", msg: broadcastOf(nest(600, "1")), err: protocol.ErrBadJSON},
 	{name: "content/nested-100000", msg: broadcastOf(nest(100000, "")), err: protocol.ErrBadJSON},
 	{name: "content/objects-100000", msg: broadcastOf(strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100000)),
@@ -151,6 +164,7 @@ var decodeCases = []decodeCase{
 var decodeErrors = []*protocol.Error{
 	protocol.ErrBadJSON, protocol.ErrBadUTF8, protocol.ErrNotObject, protocol.ErrNoCommand, protocol.ErrBadID,
 	protocol.ErrBadArgs, protocol.ErrNoContent, protocol.ErrUnknownCommand, protocol.ErrBadChannel,
+	protocol.ErrBadTo, protocol.ErrBadEcho,
 }
 
 func TestDecode(t *testing.T) {
@@ -207,6 +221,8 @@ func compareRef(cmd *protocol.Command, err *protocol.Error, msg []byte, max int)
 		return ""
 	case cmd.Kind != ref.Kind || !bytes.Equal(cmd.Channel, ref.Channel) || !bytes.Equal(cmd.Content, ref.Content):
 		return "command differs from the reference: " + string(cmd.Channel) + " / " + string(ref.Channel)
+	case !targetsOf(&cmd.Targets).equal(ref.Targets):
+		return "targets differ from the reference"
 	}
 	return ""
 }

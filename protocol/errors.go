@@ -35,4 +35,14 @@ var (
 	ErrNotJoined       = &Error{"not_joined", "presence is answered only for a channel this connection has joined", http.StatusForbidden}
 	ErrTooLarge        = &Error{"too_large", "more clients are present than presence lists (1000): use presence_stats", http.StatusBadRequest}
 	ErrUnconfirmed     = &Error{"unconfirmed", "the broker did not confirm the publication in time: it may have been delivered", http.StatusGatewayTimeout}
+
+	// Targeted delivery and the publish API (targets.go, publish.go).
+	ErrBadTo           = &Error{"bad_command", `"to" must be an array of at most 1000 user names, each a non-empty string of at most 256 bytes`, http.StatusBadRequest}
+	ErrBadEcho         = &Error{"bad_command", `"echo" must be true or false`, http.StatusBadRequest}
+	ErrBadExcept       = &Error{"bad_command", `"except" must be a connection id: a non-empty string of at most 256 bytes`, http.StatusBadRequest}
+	ErrFilteredHistory = &Error{"bad_command", `"to", "except" and "echo":false cannot be used on a channel with history`, http.StatusBadRequest}
+	ErrBadChannels     = &Error{"bad_channel", `"channels" must be an array of 1 to 100 channel names, each a non-empty string within the length limit`, http.StatusBadRequest}
+	ErrChannelAndList  = &Error{"bad_command", `give "channel" or "channels", not both`, http.StatusBadRequest}
+	ErrBadDisconnect   = &Error{"bad_command", `give "user" (a non-empty string of at most 256 bytes) or "client" (a connection id), not both, and "reconnect" only as true or false`, http.StatusBadRequest}
+	ErrBadBatch        = &Error{"bad_command", "an array body must hold 1 to 100 publications, counting every channel of a channels list", http.StatusBadRequest}
 )

@@ -75,6 +75,38 @@ func FuzzDecodePublication(f *testing.F) {
 	})
 }
 
+// FuzzDecodeBatch checks DecodeBatch, the array body of POST /broadcast,
+// against the encoding/json reference: same refusal (code and message,
+// which names the element), else the same publications.
+func FuzzDecodeBatch(f *testing.F) {
+	for _, c := range publicationCases {
+		addSeed(f, "["+c.body+"]", uint8(c.max))
+		addSeed(f, "["+c.body+","+c.body+"]", uint8(c.max))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, max uint8) {
+		if !protocol.IsBatch(body) {
+			return
+		}
+		pubs, err := protocol.DecodeBatch(body, int(max))
+		ref, rerr := refDecodeBatch(body, int(max))
+		switch {
+		case err != nil && err.Code == protocol.ErrBadJSON.Code && !jsonDepthOK(body):
+			return // nested deeper than the decoders accept
+		case (err == nil) != (rerr == nil) || err != nil && (err.Code != rerr.Code || err.Message != rerr.Message):
+			t.Fatalf("%q: DecodeBatch %v, reference %v", body, err, rerr)
+		case err == nil && len(pubs) != len(ref):
+			t.Fatalf("%q: %d publications, reference %d", body, len(pubs), len(ref))
+		}
+		for i := range pubs {
+			p, r := &pubs[i], ref[i]
+			if !bytes.Equal(p.Channel, r.Channel) || !bytes.Equal(p.Content, r.Content) || len(p.Channels) != len(r.Channels) ||
+				!targetsOf(&p.Targets).equal(r.Targets) {
+				t.Fatalf("%q: publication %d differs from the reference", body, i)
+			}
+		}
+	})
+}
+
 // FuzzParseHeader checks ParseHeader against ws.ReadHeader and
 // ws.CheckHeader on any bytes.
 func FuzzParseHeader(f *testing.F) {

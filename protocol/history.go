@@ -191,3 +191,26 @@ func AppendHistoryJSON(dst, id []byte, offsets []uint64, contents [][]byte, pos 
 	}
 	return append(dst, '}')
 }
+
+// AppendPublishedJSON appends the answer to a publication:
+// {"id":<id>,"ok":true,"receivers":N}, with "offset" and "epoch" before
+// "receivers" on a channel with history (pos not nil), the id left out
+// when nil (POST /broadcast).
+func AppendPublishedJSON(dst, id []byte, receivers int, pos *Position) []byte {
+	dst = append(dst, '{')
+	if id != nil {
+		dst = append(append(append(dst, `"id":`...), id...), ',')
+	}
+	dst = append(dst, `"ok":true`...)
+	if pos != nil {
+		dst = appendPosition(dst, *pos)
+	}
+	dst = strconv.AppendInt(append(dst, `,"receivers":`...), int64(receivers), 10)
+	return append(dst, '}')
+}
+
+// AppendPublishedFrame is AppendPublishedJSON in a text frame.
+func AppendPublishedFrame(dst, id []byte, receivers int, pos *Position) []byte {
+	var scratch [96]byte
+	return AppendFrame(dst, ws.OpText, AppendPublishedJSON(scratch[:0], id, receivers, pos))
+}

@@ -43,6 +43,74 @@ var publicationCases = []struct {
 	{name: "bad-json/empty", body: ``, err: protocol.ErrBadJSON},
 	{name: "bad-json/deep", body: `{"channel":"n","content":` + nest(1000, "") + `}`, err: protocol.ErrBadJSON},
 	{name: "not-object", body: `[{"channel":"n","content":1}]`, err: protocol.ErrNotObject},
+	{name: "to", body: `{"channel":"n","content":1,"to":["alice","bob"],"except":"ab-7"}`, channel: "n", content: "1"},
+	{name: "to/bad", body: `{"channel":"n","content":1,"to":[1]}`, err: protocol.ErrBadTo},
+	{name: "except/bad", body: `{"channel":"n","content":1,"except":7}`, err: protocol.ErrBadExcept},
+	{name: "except/empty", body: `{"channel":"n","content":1,"except":""}`, err: protocol.ErrBadExcept},
+	{name: "echo-ignored", body: `{"channel":"n","content":1,"echo":"no"}`, channel: "n", content: "1"},
+	{name: "channels", body: `{"channels":["a"," b ","c"],"content":1}`, content: "1"},
+	{name: "channels/both", body: `{"channel":"a","channels":["b"],"content":1}`, err: protocol.ErrChannelAndList},
+	{name: "channels/empty", body: `{"channels":[],"content":1}`, err: protocol.ErrBadChannels},
+	{name: "channels/not-array", body: `{"channels":"a","content":1}`, err: protocol.ErrBadChannels},
+	{name: "channels/bad-name", body: `{"channels":["a",""],"content":1}`, err: protocol.ErrBadChannels},
+	{name: "channels/at-limit", body: `{"channels":[` + strings.Repeat(`"a",`, 99) + `"a"],"content":1}`, content: "1"},
+	{name: "channels/over-limit", body: `{"channels":[` + strings.Repeat(`"a",`, 100) + `"a"],"content":1}`, err: protocol.ErrBadChannels},
+}
+
+// TestDecodePublicationTargets checks what the table's targeted cases
+// decode to.
+func TestDecodePublicationTargets(t *testing.T) {
+	var p protocol.Publication
+	if err := protocol.DecodePublication(&p, []byte(`{"channels":["a"," b "],"content":1,"to":["al\u0069ce"],"except":"n-7"}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if p.Channel != nil || len(p.Channels) != 2 || string(p.Channels[1]) != "b" || p.Count() != 2 {
+		t.Fatalf("channels %q, channel %q", p.Channels, p.Channel)
+	}
+	if tg := p.Targets; !tg.Only || len(tg.To) != 1 || string(tg.To[0]) != "alice" || string(tg.Except) != "n-7" || !tg.Narrowed() {
+		t.Fatalf("targets %+v", tg)
+	}
+	if protocol.DecodePublication(&p, []byte(`{"channel":"a","content":1}`), 0) != nil || p.Targets.Narrowed() || p.Count() != 1 {
+		t.Fatalf("a plain publication is narrowed: %+v", p)
+	}
+}
+
+func TestDecodeBatch(t *testing.T) {
+	many := func(n int) string {
+		return "[" + strings.Repeat(`{"channel":"a","content":1},`, n-1) + `{"channel":"a","content":1}]`
+	}
+	for _, c := range []struct {
+		name, body string
+		n          int
+		code, msg  string
+	}{
+		{name: "two", body: ` [{"channel":"a","content":1}, {"channels":["b","c"],"content":2,"to":["u"]}] `, n: 2},
+		{name: "at-limit", body: many(100), n: 100},
+		{name: "over-limit", body: many(101), code: "bad_command", msg: protocol.ErrBadBatch.Message},
+		{name: "over-limit-by-channels", body: `[{"channels":[` + strings.Repeat(`"a",`, 99) + `"a"],"content":1},{"channel":"b","content":1}]`,
+			code: "bad_command", msg: protocol.ErrBadBatch.Message},
+		{name: "empty", body: `[]`, code: "bad_command", msg: protocol.ErrBadBatch.Message},
+		{name: "bad-element", body: `[{"channel":"a","content":1},{"channel":"a"}]`, code: "bad_command", msg: "publication 1: " + protocol.ErrNoContent.Message},
+		{name: "not-object", body: `[{"channel":"a","content":1},2]`, code: "bad_command", msg: "publication 1: " + protocol.ErrNotObject.Message},
+		{name: "bad-json", body: `[{"channel":"a","content":1},]`, code: "bad_json"},
+		{name: "bad-utf8", body: "[{\"channel\":\"\xff\",\"content\":1}]", code: "bad_json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !protocol.IsBatch([]byte(c.body)) {
+				t.Fatal("not taken as a batch")
+			}
+			pubs, err := protocol.DecodeBatch([]byte(c.body), 0)
+			switch {
+			case c.code == "" && (err != nil || len(pubs) != c.n):
+				t.Fatalf("%d publications, %v; want %d", len(pubs), err, c.n)
+			case c.code != "" && (err == nil || err.Code != c.code || (c.msg != "" && err.Message != c.msg)):
+				t.Fatalf("err %v, want %s %q", err, c.code, c.msg)
+			}
+		})
+	}
+	if protocol.IsBatch([]byte(` {"channel":"a","content":1}`)) {
+		t.Fatal("an object taken as a batch")
+	}
 }
 
 func TestDecodePublication(t *testing.T) {
@@ -74,6 +142,11 @@ func comparePublication(p *protocol.Publication, err *protocol.Error, body []byt
 		return "DecodePublication: " + errString(err) + ", encoding/json reference: " + errString(rerr)
 	case err == nil && (!bytes.Equal(p.Channel, ref.Channel) || !bytes.Equal(p.Content, ref.Content)):
 		return "publication differs from the reference"
+	case err == nil && (!bytes.Equal(bytes.Join(p.Channels, []byte{0}), bytes.Join(ref.Channels, []byte{0})) ||
+		(p.Channels == nil) != (ref.Channels == nil)):
+		return "channels differ from the reference"
+	case err == nil && !targetsOf(&p.Targets).equal(ref.Targets):
+		return "targets differ from the reference"
 	}
 	return ""
 }

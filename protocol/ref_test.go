@@ -3,6 +3,8 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/wsify/wsify/protocol"
@@ -15,6 +17,55 @@ import (
 type refCommand struct {
 	Kind                 protocol.Kind
 	ID, Channel, Content []byte
+	Targets              refTargets
+}
+
+// refTargets is protocol.Targets as the reference reads them.
+type refTargets struct {
+	To     []string
+	Only   bool
+	Except string
+	NoEcho bool
+}
+
+func targetsOf(t *protocol.Targets) refTargets {
+	r := refTargets{Only: t.Only, Except: string(t.Except), NoEcho: t.NoEcho}
+	for _, u := range t.To {
+		r.To = append(r.To, string(u))
+	}
+	return r
+}
+
+func (a refTargets) equal(b refTargets) bool {
+	return a.Only == b.Only && a.Except == b.Except && a.NoEcho == b.NoEcho && strings.Join(a.To, "\x00") == strings.Join(b.To, "\x00")
+}
+
+// refString decodes raw as a JSON string; false when it is not one.
+func refString(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func refTo(t *refTargets, raw json.RawMessage) *protocol.Error {
+	if raw == nil {
+		return nil
+	}
+	var list []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &list) != nil || len(list) > protocol.MaxTo {
+		return protocol.ErrBadTo
+	}
+	for _, v := range list {
+		u, ok := refString(v)
+		if !ok || u == "" || len(u) > protocol.MaxUserBytes {
+			return protocol.ErrBadTo
+		}
+		t.To = append(t.To, u)
+	}
+	t.Only = true
+	return nil
 }
 
 // jsonDepthOK reports whether b nests no deeper than Decode accepts, so
@@ -92,8 +143,21 @@ func refArgs(c refCommand, raw json.RawMessage, maxChannel int) (refCommand, *pr
 		return c, err
 	}
 	c.Channel, c.Content = ch, args["content"]
-	if c.Kind == protocol.KindBroadcast && c.Content == nil {
+	if c.Kind != protocol.KindBroadcast {
+		return c, nil
+	}
+	if c.Content == nil {
 		return c, protocol.ErrNoContent
+	}
+	if err := refTo(&c.Targets, args["to"]); err != nil {
+		return c, err
+	}
+	switch string(args["echo"]) {
+	case "", "true":
+	case "false":
+		c.Targets.NoEcho = true
+	default:
+		return c, protocol.ErrBadEcho
 	}
 	return c, nil
 }
@@ -113,14 +177,34 @@ func refChannel(raw json.RawMessage, maxChannel int) ([]byte, *protocol.Error) {
 	return ch, nil
 }
 
-func refDecodePublication(body []byte, maxChannel int) (protocol.Publication, *protocol.Error) {
-	var p protocol.Publication
+// refPublication is a publication as the reference reads it.
+type refPublication struct {
+	Channel  []byte
+	Channels [][]byte
+	Content  []byte
+	Targets  refTargets
+}
+
+func refDecodePublication(body []byte, maxChannel int) (refPublication, *protocol.Error) {
 	top, err := refObject(body)
 	if err != nil {
-		return p, err
+		return refPublication{}, err
 	}
-	if p.Channel, err = refChannel(top["channel"], maxChannel); err != nil {
-		return protocol.Publication{}, err
+	return refPublicationOf(top, maxChannel)
+}
+
+func refPublicationOf(top map[string]json.RawMessage, maxChannel int) (refPublication, *protocol.Error) {
+	var p refPublication
+	var err *protocol.Error
+	if list, ok := top["channels"]; ok {
+		if _, both := top["channel"]; both {
+			return refPublication{}, protocol.ErrChannelAndList
+		}
+		if p.Channels, err = refChannels(list, maxChannel); err != nil {
+			return refPublication{}, err
+		}
+	} else if p.Channel, err = refChannel(top["channel"], maxChannel); err != nil {
+		return refPublication{}, err
 	}
 	p.Content = top["content"]
 	var args map[string]json.RawMessage
@@ -128,7 +212,105 @@ func refDecodePublication(body []byte, maxChannel int) (protocol.Publication, *p
 		p.Content = args["content"]
 	}
 	if p.Content == nil {
-		return protocol.Publication{}, protocol.ErrNoContent
+		return refPublication{}, protocol.ErrNoContent
+	}
+	if err := refTo(&p.Targets, top["to"]); err != nil {
+		return refPublication{}, err
+	}
+	if raw, ok := top["except"]; ok {
+		id, ok := refString(raw)
+		if !ok || id == "" || len(id) > 256 {
+			return refPublication{}, protocol.ErrBadExcept
+		}
+		p.Targets.Except = id
 	}
 	return p, nil
+}
+
+func refChannels(raw json.RawMessage, maxChannel int) ([][]byte, *protocol.Error) {
+	var list []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &list) != nil || len(list) == 0 || len(list) > protocol.MaxBatch {
+		return nil, protocol.ErrBadChannels
+	}
+	var out [][]byte
+	for _, v := range list {
+		ch, err := refChannel(v, maxChannel)
+		if err != nil {
+			return nil, protocol.ErrBadChannels
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// refDecodeBatch is DecodeBatch by encoding/json: the refusal's code and
+// message, or the publications.
+func refDecodeBatch(body []byte, maxChannel int) ([]refPublication, *protocol.Error) {
+	if !utf8.Valid(body) {
+		return nil, protocol.ErrBadUTF8
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); !json.Valid(body) || t[0] != '[' {
+		return nil, protocol.ErrBadJSON
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(body, &list); err != nil {
+		panic("encoding/json refuses a valid array: " + err.Error())
+	}
+	var out []refPublication
+	total := 0
+	for i, v := range list {
+		var p refPublication
+		var err *protocol.Error = protocol.ErrNotObject
+		if v[0] == '{' {
+			var top map[string]json.RawMessage
+			json.Unmarshal(v, &top)
+			p, err = refPublicationOf(top, maxChannel)
+		}
+		if err != nil {
+			return nil, &protocol.Error{Code: err.Code, Message: "publication " + strconv.Itoa(i) + ": " + err.Message, Status: err.Status}
+		}
+		if total += max(1, len(p.Channels)); total > protocol.MaxBatch {
+			return nil, protocol.ErrBadBatch
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, protocol.ErrBadBatch
+	}
+	return out, nil
+}
+
+// refDecodeDisconnect is DecodeDisconnect by encoding/json.
+func refDecodeDisconnect(body []byte) (protocol.Disconnect, *protocol.Error) {
+	top, err := refObject(body)
+	if err != nil {
+		return protocol.Disconnect{}, err
+	}
+	user, hasUser := top["user"]
+	client, hasClient := top["client"]
+	if hasUser == hasClient {
+		return protocol.Disconnect{}, protocol.ErrBadDisconnect
+	}
+	var d protocol.Disconnect
+	if hasUser {
+		u, ok := refString(user)
+		if !ok || u == "" || len(u) > protocol.MaxUserBytes {
+			return protocol.Disconnect{}, protocol.ErrBadDisconnect
+		}
+		d.User = []byte(u)
+	} else {
+		c, ok := refString(client)
+		if !ok || c == "" || len(c) > 256 {
+			return protocol.Disconnect{}, protocol.ErrBadDisconnect
+		}
+		d.Client = []byte(c)
+	}
+	switch string(top["reconnect"]) {
+	case "", "true":
+	case "false":
+		d.NoReconnect = true
+	default:
+		return protocol.Disconnect{}, protocol.ErrBadDisconnect
+	}
+	return d, nil
 }

@@ -102,6 +102,8 @@ func (s *Server) operatorHandler(path string) fasthttp.RequestHandler {
 	switch path {
 	case "/broadcast":
 		return s.handleBroadcast
+	case "/disconnect":
+		return s.handleDisconnect
 	case "/stats":
 		return s.handleStats
 	case "/metrics":

@@ -286,7 +286,7 @@ func TestAuthorizerCommandBody(t *testing.T) {
 		c := mustDialQuery(t, s, query)
 		sent := fmt.Sprintf(`{ "id" : %d, "command":"broadcast","args":{"channel":"n","content":{"k": [1, "\u00e9"]}} }`, i)
 		send(t, c, sent)
-		expect(t, c, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
+		expect(t, c, fmt.Sprintf(`{"id":%d,"ok":true,"receivers":0}`, i))
 		cmds := a.commands()
 		body := cmds[len(cmds)-1]
 		prefix := fmt.Sprintf(`{"command":"broadcast","args":{"channel":"n","content":{"k": [1, "\u00e9"]}},"id":%d,"client":`, i)
@@ -340,7 +340,7 @@ func TestAuthorizerKeepsOrderAndServesOthers(t *testing.T) {
 		t.Fatalf("authorizer saw %d commands of A while the first was held, want 1", n)
 	}
 	free()
-	expectInOrder(t, ca, `{"id":1,"ok":true}`, `{"channel":"o","content":"x"}`, `{"id":2,"ok":true}`, `{"id":3,"ok":true}`)
+	expectInOrder(t, ca, `{"id":1,"ok":true}`, `{"channel":"o","content":"x"}`, `{"id":2,"ok":true,"receivers":2}`, `{"id":3,"ok":true}`)
 	expect(t, cb, `{"channel":"o","content":"x"}`)
 	if got := commandIDsFrom(a, "a"); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
 		t.Fatalf("authorizer saw A's commands in order %v, want [1 2 3]", got)

@@ -248,7 +248,11 @@ func checkSeesWhatRuns(t *testing.T, s *server.Server, pa *policyAuthorizer, i i
 	if q, _ := url.ParseQuery(tc.query); v.User != q.Get("user") {
 		t.Errorf("authorizer read user %q, the connection is user %q", v.User, q.Get("user"))
 	}
-	switch want := `{"id":"a","ok":true}`; {
+	want := `{"id":"a","ok":true}`
+	if v.Command == "broadcast" {
+		want = `{"id":"a","ok":true,"receivers":1}` // the lobby's client, the sender, joined it
+	}
+	switch {
 	case v.Allowed && reply != want:
 		t.Fatalf("allowed %+v, reply %s", v, reply)
 	case !v.Allowed && errorCode(t, reply) != "not_authorized":

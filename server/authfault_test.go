@@ -316,7 +316,7 @@ func TestAuthorizerFaultsOnCommand(t *testing.T) {
 		if !fc.down { // the connection goes on with the next verdicts
 			joinSync(t, c, "f")
 			send(t, c, `{"command":"broadcast","args":{"channel":"f","content":2},"id":2}`)
-			expectInOrder(t, c, `{"channel":"f","content":2}`, `{"id":2,"ok":true}`)
+			expectInOrder(t, c, `{"channel":"f","content":2}`, `{"id":2,"ok":true,"receivers":1}`)
 		}
 		c.Close()
 		stillServesWithAuthorizer(t, s, fc.name)
@@ -348,7 +348,7 @@ func stillServesWithAuthorizer(t testing.TB, s *server.Server, after string) {
 	defer c.Close()
 	joinSync(t, c, "after")
 	send(t, c, `{"command":"broadcast","args":{"channel":"after","content":"ok"},"id":"b"}`)
-	expectInOrder(t, c, `{"channel":"after","content":"ok"}`, `{"id":"b","ok":true}`)
+	expectInOrder(t, c, `{"channel":"after","content":"ok"}`, `{"id":"b","ok":true,"receivers":1}`)
 }
 
 // TestAuthorizerFaultsUnderConcurrentConnects sends 12 handshakes at once

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/pool"
 )
@@ -50,7 +51,8 @@ var wrapBroker = func(b broker.Broker) broker.Broker { return b }
 // openBroker starts the broker. Its messages feed the hub, which Start
 // creates later: none can come before a client has joined a channel.
 func (s *Server) openBroker() error {
-	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState, Publication: s.fromBrokerAt})
+	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState, Publication: s.fromBrokerAt,
+		Filtered: s.fromBrokerFiltered, Control: s.fromControl})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -98,6 +100,7 @@ func (c *conn) askBroker(cmd *protocol.Command) {
 		p.content = bytes.Clone(cmd.Content) // the broker numbers it (historyremote.go)
 	} else {
 		p.frame = protocol.BroadcastFrame(cmd.Channel, cmd.Content)
+		p.filter = c.filterOf(&cmd.Targets) // a copy, too
 	}
 	c.waitOn(p)
 }
@@ -110,16 +113,18 @@ type pubCall struct {
 	id      []byte // the command's id; nil when it gave none
 	channel []byte
 	frame   []byte             // nil on a channel with history
+	filter  *hub.Filter        // its targets; nil: every subscriber
 	content []byte             // on a channel with history
 	pos     *protocol.Position // set by Run on a channel with history
+	n       int                // receivers on this node, set by Run
 }
 
 func (p *pubCall) Run() {
 	var err error
 	if p.frame == nil {
-		_, p.pos, err = p.c.srv.PublishAt(p.channel, p.content)
+		p.n, p.pos, err = p.c.srv.PublishAt(p.channel, p.content)
 	} else {
-		_, err = p.c.srv.publish(p.channel, p.frame)
+		p.n, err = p.c.srv.publish(p.channel, p.frame, p.filter)
 	}
 	p.c.mu.Lock()
 	p.c.answer = err
@@ -128,11 +133,7 @@ func (p *pubCall) Run() {
 
 // finish answers the client once the broker has (brokerCall).
 func (p *pubCall) finish(c *conn, err error) {
-	if err == nil && p.pos != nil {
-		c.concludeAt(protocol.KindBroadcast, p.id, p.pos, protocol.NoRecovery)
-		return
-	}
-	c.conclude(protocol.KindBroadcast, p.id, err)
+	c.concludePublished(p.id, p.n, p.pos, err)
 }
 
 // brokerCall is a command waiting on the broker off the workers, on the
@@ -179,7 +180,20 @@ func (s *Server) fromBroker(channel, frame []byte) {
 		s.log.Debug("broker message is not a text frame; dropped", "channel", string(channel), "bytes", len(frame))
 		return
 	}
-	n := s.publishFrame(channel, frame)
+	n := s.publishFrame(channel, frame, nil)
+	s.stats.deliveries.Add(uint64(n))
+}
+
+// fromBrokerFiltered fans out another node's narrowed publication to the
+// local subscribers its filter lets through. A filter this node cannot
+// read is dropped: delivering without it could reach anyone.
+func (s *Server) fromBrokerFiltered(channel, filter, frame []byte) {
+	f, err := hub.ParseFilter(filter)
+	if err != nil || !protocol.IsServerTextFrame(frame) {
+		s.log.Debug("broker's filtered publication is malformed; dropped", "channel", string(channel), "bytes", len(frame))
+		return
+	}
+	n := s.publishFrame(channel, frame, f)
 	s.stats.deliveries.Add(uint64(n))
 }
 

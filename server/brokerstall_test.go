@@ -67,7 +67,7 @@ func TestStuckRedisHoldsOnlyItsBroadcasters(t *testing.T) {
 
 	r.Resume()
 	a1.send(t, `{"command":"broadcast","args":{"channel":"room","content":"back"},"id":"b"}`)
-	a1.expect(t, `{"id":"b","ok":true}`)
+	a1.expect(t, `{"id":"b","ok":true,"receivers":1}`)
 	b.expect(t, `{"channel":"room","content":"back"}`)
 }
 
@@ -104,5 +104,5 @@ func TestUnansweredPublicationsTakeTheBrokerDown(t *testing.T) {
 	waitHealth(t, s, http.StatusOK)
 	b.send(t, `{"command":"broadcast","args":{"channel":"room","content":"back"},"id":"b"}`)
 	b.expect(t, `{"channel":"room","content":"back"}`)
-	b.expect(t, `{"id":"b","ok":true}`)
+	b.expect(t, `{"id":"b","ok":true,"receivers":1}`)
 }

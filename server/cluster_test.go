@@ -53,7 +53,7 @@ func testCluster(t *testing.T, c cluster) {
 	c1.join(t, "room")
 	waitSubscribers(t, c, "room", A, C)
 	b1.send(t, `{"command":"broadcast","args":{"channel":"room","content":4},"id":9}`)
-	b1.expect(t, `{"id":9,"ok":true}`)
+	b1.expect(t, `{"id":9,"ok":true,"receivers":0}`) // this node's: b1 left, the receivers are on A and C
 	expectAll(t, `{"channel":"room","content":4}`, a1, c1)
 	quiet(t, a1, b1, c1, c2)
 }

@@ -31,6 +31,11 @@ func (c *conn) message(op ws.OpCode, p []byte) {
 	if !c.admitCommand(&cmd) {
 		return
 	}
+	if cmd.Kind == protocol.KindBroadcast && cmd.Targets.Narrowed() && c.srv.keepsHistory(cmd.Channel) {
+		c.srv.stats.command(cmd.Kind, resultInvalid)
+		c.replyError(cmd.ID, protocol.ErrFilteredHistory)
+		return
+	}
 	if c.srv.auth != nil {
 		c.authMsg = c.commandBody(&cmd) // finishCommand runs what it decodes from this very body
 		c.askAuthorizer(c.authMsg)
@@ -69,8 +74,8 @@ func (c *conn) execute(cmd *protocol.Command) {
 		c.askBroker(cmd) // concluded in resume
 		return
 	case cmd.Kind == protocol.KindBroadcast && history:
-		_, pos := c.srv.publishHistory(cmd.Channel, cmd.Content)
-		c.concludeAt(cmd.Kind, cmd.ID, pos, protocol.NoRecovery)
+		n, pos := c.srv.publishHistory(cmd.Channel, cmd.Content)
+		c.concludePublished(cmd.ID, n, pos, nil)
 		return
 	case cmd.Kind == protocol.KindJoin:
 		c.join(cmd.Channel)
@@ -89,9 +94,25 @@ func (c *conn) execute(cmd *protocol.Command) {
 			c.askBroker(cmd) // concluded in resume
 			return
 		}
-		_, err = c.srv.Publish(cmd.Channel, cmd.Content)
+		n, _, err := c.srv.publishTo(cmd.Channel, cmd.Content, c.filterOf(&cmd.Targets))
+		c.concludePublished(cmd.ID, n, nil, err)
+		return
 	}
 	c.conclude(cmd.Kind, cmd.ID, err)
+}
+
+// concludePublished answers a broadcast: ok with the receivers on this
+// node (and the position on a channel with history) when it was
+// published, the error otherwise.
+func (c *conn) concludePublished(id []byte, n int, pos *protocol.Position, err error) {
+	if err != nil {
+		c.conclude(protocol.KindBroadcast, id, err)
+		return
+	}
+	c.srv.stats.command(protocol.KindBroadcast, resultOK)
+	if id != nil {
+		c.send(protocol.AppendPublishedFrame(nil, id, n, pos))
+	}
 }
 
 // concludeAt answers a command that succeeded on a channel with history
@@ -106,6 +127,11 @@ func (c *conn) concludeAt(kind protocol.Kind, id []byte, pos *protocol.Position,
 // conclude counts a command's outcome and answers the client: always on
 // failure, with ok when it gave an id.
 func (c *conn) conclude(kind protocol.Kind, id []byte, err error) {
+	if perr, ok := errors.AsType[*protocol.Error](err); ok {
+		c.srv.stats.command(kind, resultInvalid)
+		c.replyError(id, perr)
+		return
+	}
 	if err != nil {
 		c.srv.stats.command(kind, resultUnavailable)
 		c.replyError(id, publishRefusal(err))
@@ -151,13 +177,18 @@ func (c *conn) clientJSON(query map[string][]string) []byte {
 }
 
 // commandBody is what the authorizer is asked about cmd: only what runs.
-// A join or leave does nothing with content, so it is left out.
+// A join or leave does nothing with content, so it is left out; a
+// broadcast's targets ("to", "echo":false) are in, as they will run.
 func (c *conn) commandBody(cmd *protocol.Command) []byte {
 	content := cmd.Content
 	if cmd.Kind != protocol.KindBroadcast {
 		content = nil
 	}
-	return auth.CommandBodyArgs(cmd.Kind.String(), cmd.Channel, content, protocol.AppendHistoryArgs(nil, cmd), cmd.ID, c.client)
+	extra := protocol.AppendHistoryArgs(nil, cmd)
+	if cmd.Kind == protocol.KindBroadcast {
+		extra = protocol.AppendTargetArgs(extra, &cmd.Targets)
+	}
+	return auth.CommandBodyArgs(cmd.Kind.String(), cmd.Channel, content, extra, cmd.ID, c.client)
 }
 
 // askAuthorizer hands the call to the authorizer pool (waitFor).

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/protocol"
 )
@@ -17,7 +18,7 @@ import (
 
 // deliveryFixture is a connection on one end of a socketpair, its handler
 // marked running so that no poller is needed, and the peer's end.
-func deliveryFixture(t *testing.T) (c *conn, peer int) {
+func deliveryFixture(t testing.TB) (c *conn, peer int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0) // darwin has no SOCK_NONBLOCK
 	if err != nil {
@@ -34,7 +35,7 @@ func deliveryFixture(t *testing.T) (c *conn, peer int) {
 // readFrame reads exactly len(want) bytes from the peer and checks them,
 // so that a delivery that wrote nothing, or the wrong bytes, fails the pin
 // instead of passing it for free.
-func readFrame(t *testing.T, peer int, buf, want []byte) {
+func readFrame(t testing.TB, peer int, buf, want []byte) {
 	n, err := unix.Read(peer, buf)
 	if err != nil || !bytes.Equal(buf[:n], want) {
 		t.Fatalf("peer read %q, %v; want %q", buf[:max(n, 0)], err, want)
@@ -89,5 +90,33 @@ func TestDeliveryThroughHubDoesNotAllocate(t *testing.T) {
 	publish()
 	if a := testing.AllocsPerRun(1000, publish); a != 0 {
 		t.Fatalf("a delivery through the hub allocates %v times", a)
+	}
+}
+
+// TestFilteredDeliveryDoesNotAllocate pins a delivery whose message
+// carries a filter, for a connection it lets through and for one it
+// leaves out (its id checked against "except" without building the id,
+// its user against "to"): filtered publications cost each subscriber a
+// few comparisons, no allocation.
+func TestFilteredDeliveryDoesNotAllocate(t *testing.T) {
+	c, peer := deliveryFixture(t)
+	c.srv.nodeID, c.seq = "abcdef12", 41
+	c.ident = &auth.Identity{User: "alice"}
+	frame := deliveryFrame()
+	in := &hub.Message{Frame: frame, Filter: hub.NewFilter(true, [][]byte{[]byte("bob"), []byte("alice")}, []byte("abcdef12-4"))}
+	out := &hub.Message{Frame: frame, Filter: hub.NewFilter(false, nil, []byte("abcdef12-41"))}
+	buf := make([]byte, 2*len(frame))
+	deliver := func() {
+		if c.Enqueue(out) {
+			t.Fatal("the connection the filter excludes queued the frame")
+		}
+		if c.Enqueue(in) {
+			c.Flush()
+		}
+		readFrame(t, peer, buf, frame)
+	}
+	deliver()
+	if a := testing.AllocsPerRun(1000, deliver); a != 0 {
+		t.Fatalf("a filtered delivery allocates %v times", a)
 	}
 }

@@ -32,6 +32,10 @@ func (d *disconnect) keep() closeKeep {
 	return keepFrame
 }
 
+// StatusDisconnected is the close code of a connection POST /disconnect
+// closed: in the range RFC 6455 leaves to applications (4000-4999).
+const StatusDisconnected ws.StatusCode = 4000
+
 // The disconnects of the server. Protocol violations take their code and
 // reason from protocol.CloseError (protocolViolation), and a client's own
 // close is answered with its code (peerClosed).
@@ -47,6 +51,10 @@ var (
 	discWriteFailed   = &disconnect{0, "write to the socket failed", true, false}
 	discTLSFailed     = &disconnect{0, "TLS handshake failed", true, false}
 	discPollerError   = &disconnect{0, "the poller refused the socket", true, false}
+	// discKicked and discBanned end the connections POST /disconnect
+	// names (kick.go); the JSON reason says whether to come back.
+	discKicked = &disconnect{StatusDisconnected, `{"reason":"disconnected","reconnect":true}`, false, false}
+	discBanned = &disconnect{StatusDisconnected, `{"reason":"disconnected","reconnect":false}`, false, false}
 	// discUnopened ends a socket that never upgraded: a refused or timed
 	// out handshake, or one handed to fasthttp. It is not counted.
 	discUnopened = &disconnect{0, "", false, false}
@@ -57,7 +65,7 @@ var (
 // client's close (1000 stands for it).
 func wireDisconnects() []*disconnect {
 	all := []*disconnect{discShutdown, discSlowConsumer, discStalled, discFlooder, discAuthDown, discInternalError,
-		peerClosed(ws.StatusNormalClosure)}
+		discKicked, discBanned, peerClosed(ws.StatusNormalClosure)}
 	for _, e := range protocol.CloseErrors {
 		all = append(all, protocolViolation(e))
 	}

@@ -14,7 +14,9 @@
 //	handshake.go   the request head: upgrade, refuse, or hand to fasthttp
 //	read.go        read the socket, parse frames, reassemble messages
 //	command.go     decode a message, ask the authorizer, run the command
-//	publish.go     Publish, and Enqueue: a publication onto subscribers
+//	publish.go     Publish, and Enqueue: a publication onto subscribers,
+//	               each checking itself against the filter of to, except
+//	               and echo:false
 //	write.go       enqueue, Flush and the writev loop
 //	outbox.go      the per-connection queue of frames
 //	close.go       requestClose, close, linger and release
@@ -33,6 +35,10 @@
 //	               waiting on a networked broker, off the workers
 //	tls.go         TLS stages; tls_write.go: sealing the outbox
 //	deflate.go     permessage-deflate negotiation and decompression
+//	broadcasthttp.go  POST /broadcast: one publication, a channels list,
+//	               an array body; the receivers in every answer
+//	kick.go        POST /disconnect, and the control messages that carry
+//	               it to the other nodes
 //	http.go        the public port's HTTP; admin.go: the admin address;
 //	               httplisten.go: how fasthttp gets the sockets routed to it;
 //	               protected.go: operator endpoints for loopback only

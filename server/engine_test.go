@@ -28,7 +28,7 @@ func TestStalledClientsDoNotHoldWorkers(t *testing.T) {
 		defer close(done)
 		for i := range 20 {
 			send(t, c, fmt.Sprintf(`{"command":"broadcast","args":{"channel":"live","content":%d},"id":%d}`, i, i))
-			expect(t, c, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
+			expect(t, c, fmt.Sprintf(`{"id":%d,"ok":true,"receivers":1}`, i))
 			expect(t, d, fmt.Sprintf(`{"channel":"live","content":%d}`, i))
 		}
 	}()

@@ -75,7 +75,7 @@ func TestWithoutHistoryTheWireIsAsBefore(t *testing.T) {
 	joinSync(t, c, "news")
 	send(t, c, `{"command":"join","args":{"channel":"other","since":{"offset":3,"epoch":"x"}},"id":2}`)
 	expect(t, c, `{"id":2,"ok":true,"recovered":false}`)
-	if code, body := post(t, httpURL(s, "/broadcast"), "application/json", `{"channel":"news","content":1}`); code != 201 || body != `{"ok":true}` {
+	if code, body := post(t, httpURL(s, "/broadcast"), "application/json", `{"channel":"news","content":1}`); code != 201 || body != `{"ok":true,"receivers":1}` {
 		t.Fatalf("POST: %d %s", code, body)
 	}
 	expect(t, c, `{"channel":"news","content":1}`)
@@ -102,7 +102,7 @@ func TestPublicationsCarryOffsetsAndEveryAnswerThePosition(t *testing.T) {
 	expect(t, c, `{"channel":"news","offset":1,"content":{"a":1}}`)
 	send(t, c, `{"command":"broadcast","args":{"channel":"news","content":"b"},"id":5}`)
 	expect(t, c, `{"channel":"news","offset":2,"content":"b"}`)
-	expect(t, c, fmt.Sprintf(`{"id":5,"ok":true,"offset":2,"epoch":%q}`, p.Epoch))
+	expect(t, c, fmt.Sprintf(`{"id":5,"ok":true,"offset":2,"epoch":%q,"receivers":1}`, p.Epoch))
 	send(t, c, `{"command":"join","args":{"channel":"news"},"id":6}`) // joined already
 	expect(t, c, fmt.Sprintf(`{"id":6,"ok":true,"offset":2,"epoch":%q}`, p.Epoch))
 	other := dial(t, s)
@@ -283,7 +283,7 @@ func TestNamespacesFileOverridesTheDefaultsPerNamespace(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		for _, ch := range []string{"news", "chat:1", "quiet:1"} {
 			code, body := post(t, httpURL(s, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
-			if code != 201 || (ch == "quiet:1") != (body == `{"ok":true}`) {
+			if code != 201 || (ch == "quiet:1") != (body == `{"ok":true,"receivers":0}`) {
 				t.Fatalf("POST %s: %d %s", ch, code, body)
 			}
 		}

@@ -87,9 +87,18 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx, detailed bool) {
 	ctx.SetBody(body)
 }
 
-// handleBroadcast serves POST /broadcast. Checks run in the documented
-// order: method (405), key (403), content type (415), body (400).
+// handleBroadcast serves POST /broadcast (broadcasthttp.go).
 func (s *Server) handleBroadcast(ctx *fasthttp.RequestCtx) {
+	if s.operatorPost(ctx) {
+		s.publishBody(ctx)
+	}
+}
+
+// operatorPost checks a POST to /broadcast or /disconnect in the
+// documented order: method (405), key (403), content type (415). It
+// answers and reports false when one fails; the body (400) is the
+// handler's.
+func (s *Server) operatorPost(ctx *fasthttp.RequestCtx) bool {
 	switch {
 	case !ctx.IsPost():
 		ctx.Response.Header.Set("Allow", "POST")
@@ -99,33 +108,9 @@ func (s *Server) handleBroadcast(ctx *fasthttp.RequestCtx) {
 	case !isJSON(ctx.Request.Header.ContentType()):
 		httpError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	default:
-		s.publishBody(ctx)
+		return true
 	}
-}
-
-func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
-	var p protocol.Publication
-	if err := protocol.DecodePublication(&p, ctx.PostBody(), s.cfg.MaxChannelBytes); err != nil {
-		ctx.SetStatusCode(err.Status)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
-		return
-	}
-	switch key, ok, bad := s.idempotencyKey(ctx); {
-	case bad:
-		ctx.SetStatusCode(errBadIdempotencyKey.Status)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, errBadIdempotencyKey))
-	case ok:
-		s.publishOnce(ctx, key, &p)
-	default:
-		_, pos, err := s.PublishAt(p.Channel, p.Content)
-		if err != nil {
-			answerPublishError(ctx, err)
-			return
-		}
-		answerPublished(ctx, pos, false)
-	}
+	return false
 }
 
 func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {

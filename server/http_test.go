@@ -113,7 +113,7 @@ func TestPostBroadcastBadBodiesAre400(t *testing.T) {
 		{`{"channel":"n","content":`, "bad_json"},
 		{`{"channel":"n","content":1} trailing`, "bad_json"},
 		{``, "bad_json"},
-		{`[{"channel":"n","content":1}]`, "bad_command"},
+		{`[{"channel":"n","content":1},7]`, "bad_command"}, // an array body is several publications, each an object
 		{`"n"`, "bad_command"},
 		{`{"content":1}`, "bad_channel"},
 		{`{"channel":"  ","content":1}`, "bad_channel"},

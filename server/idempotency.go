@@ -49,59 +49,43 @@ func (s *Server) idempotencyKey(ctx *fasthttp.RequestCtx) (key string, ok, bad b
 	return key, true, !ok
 }
 
-// publishOnce publishes p under key and answers the request.
-func (s *Server) publishOnce(ctx *fasthttp.RequestCtx, key string, p *protocol.Publication) {
-	if s.keepsHistory(p.Channel) && s.hist != nil {
-		pos, replayed, err := s.publishRemoteOnce(p.Channel, p.Content, key)
-		if err != nil {
-			answerPublishError(ctx, err)
-			return
-		}
-		answerPublished(ctx, pos, replayed)
-		return
+// broadcastKeyed runs a POST /broadcast body (broadcastBody) under the
+// request's Idempotency-Key when it has one, and reports whether the
+// answer is a replay. The key names one publication, scoped to its
+// channel; on an array body or a channels list it names the whole
+// request, on this node.
+func (s *Server) broadcastKeyed(ctx *fasthttp.RequestCtx) (status int, answer []byte, replayed bool) {
+	body := ctx.PostBody()
+	key, ok, bad := s.idempotencyKey(ctx)
+	switch {
+	case bad:
+		return errBadIdempotencyKey.Status, protocol.AppendErrorJSON(nil, nil, errBadIdempotencyKey), false
+	case !ok:
+		status, answer = s.broadcastBody(body)
+		return status, answer, false
 	}
-	e, first := s.idem.claim(string(p.Channel), key, time.Now())
+	var p protocol.Publication
+	single := !protocol.IsBatch(body) && protocol.DecodePublication(&p, body, s.cfg.MaxChannelBytes) == nil && p.Channels == nil
+	if single && s.hist != nil && s.keepsHistory(p.Channel) && !p.Targets.Narrowed() {
+		pos, replayed, err := s.publishRemoteOnce(p.Channel, p.Content, key)
+		r := result{s.hub.Subscribers(p.Channel), pos, wireError(err)}
+		if r.err != nil {
+			return r.err.Status, r.appendJSON(nil, nil), false
+		}
+		return fasthttp.StatusCreated, r.appendJSON(nil, nil), replayed
+	}
+	scope := "" // no channel is named "": the whole request
+	if single {
+		scope = string(p.Channel)
+	}
+	e, first := s.idem.claim(scope, key, time.Now())
 	if !first {
 		<-e.done // bounded: the first attempt waits on the broker at most its timeout
-		if e.err != nil {
-			answerPublishError(ctx, e.err)
-			return
-		}
-		answerPublished(ctx, e.pos, true)
-		return
+		return e.status, e.answer, e.status == fasthttp.StatusCreated
 	}
-	_, pos, err := s.PublishAt(p.Channel, p.Content)
-	s.idem.settle(e, pos, err)
-	if err != nil {
-		answerPublishError(ctx, err)
-		return
-	}
-	answerPublished(ctx, pos, false)
-}
-
-// answerPublished answers 201 with the position on a channel with
-// history, or ok.
-func answerPublished(ctx *fasthttp.RequestCtx, pos *protocol.Position, replayed bool) {
-	if replayed {
-		ctx.Response.Header.Set(replayedHeader, "true")
-	}
-	ctx.SetStatusCode(fasthttp.StatusCreated)
-	ctx.SetContentType("application/json")
-	if pos != nil {
-		ctx.SetBody(protocol.AppendPositionJSON(nil, nil, pos, protocol.NoRecovery))
-		return
-	}
-	ctx.SetBodyString(`{"ok":true}`)
-}
-
-// answerPublishError answers a publication the broker did not take: 503
-// when it certainly did not run it, 504 when it may have (publishRefusal).
-func answerPublishError(ctx *fasthttp.RequestCtx, err error) {
-	if e := publishRefusal(err); e != protocol.ErrUnavailable {
-		httpError(ctx, e.Status, e.Code, e.Message)
-		return
-	}
-	httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
+	status, answer = s.broadcastBody(body)
+	s.idem.settle(e, status, answer)
+	return status, answer, false
 }
 
 // publishRefusal is the refusal a failed publication gets: unconfirmed
@@ -134,8 +118,11 @@ type idemEntry struct {
 	k    idemKey
 	at   time.Time
 	done chan struct{}
-	pos  *protocol.Position // the position answered; set before done closes
-	err  error              // the publication failed: the entry is gone
+	// The answer, set before done closes; an answer other than 201 (a
+	// refusal, or some publications of the request not made) forgets the
+	// entry, so that a retry publishes.
+	status int
+	answer []byte
 }
 
 func newIdempotency(ttl time.Duration) *idempotency {
@@ -158,12 +145,12 @@ func (m *idempotency) claim(channel, key string, now time.Time) (e *idemEntry, f
 	return e, true
 }
 
-// settle records the outcome of e's publication. A failed one is
-// forgotten, so that a retry publishes.
-func (m *idempotency) settle(e *idemEntry, pos *protocol.Position, err error) {
+// settle records the answer to e's request. One that did not publish
+// everything is forgotten, so that a retry publishes.
+func (m *idempotency) settle(e *idemEntry, status int, answer []byte) {
 	m.mu.Lock()
-	e.pos, e.err = pos, err
-	if err != nil && m.byKey[e.k] == e {
+	e.status, e.answer = status, answer
+	if status != fasthttp.StatusCreated && m.byKey[e.k] == e {
 		delete(m.byKey, e.k)
 	}
 	m.mu.Unlock()

@@ -1,17 +1,16 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/wsify/wsify/protocol"
+	"github.com/valyala/fasthttp"
 )
 
 // TestIdempotencyKeysExpireAndAreBounded: a node's key is scoped to its
-// channel, kept its TTL and no longer, forgotten when its publication
-// failed, and the oldest go first past the bound. A retry that comes while
+// channel, kept its TTL and no longer, forgotten when its request did
+// not publish everything, and the oldest go first past the bound. A retry that comes while
 // the first is in flight waits for its outcome.
 func TestIdempotencyKeysExpireAndAreBounded(t *testing.T) {
 	m := newIdempotency(time.Minute)
@@ -20,20 +19,19 @@ func TestIdempotencyKeysExpireAndAreBounded(t *testing.T) {
 	if !first {
 		t.Fatal("a fresh key is not first")
 	}
-	waited := make(chan *protocol.Position)
+	waited := make(chan string)
 	go func() {
 		e2, first := m.claim("news", "k", t0.Add(time.Second))
 		if first {
-			waited <- nil
+			waited <- "first"
 			return
 		}
 		<-e2.done
-		waited <- e2.pos
+		waited <- string(e2.answer)
 	}()
-	pos := &protocol.Position{Offset: 7, Epoch: "e"}
-	m.settle(e, pos, nil)
-	if got := <-waited; got != pos {
-		t.Fatalf("the retry in flight got %v", got)
+	m.settle(e, fasthttp.StatusCreated, []byte(`{"ok":true}`))
+	if got := <-waited; got != `{"ok":true}` {
+		t.Fatalf("the retry in flight got %s", got)
 	}
 	if _, first := m.claim("sport", "k", t0); !first {
 		t.Fatal("a key is scoped to its channel")
@@ -46,7 +44,7 @@ func TestIdempotencyKeysExpireAndAreBounded(t *testing.T) {
 	}
 
 	failed, _ := m.claim("news", "f", t0.Add(time.Minute))
-	m.settle(failed, nil, errors.New("broker down"))
+	m.settle(failed, fasthttp.StatusServiceUnavailable, []byte(`{"error":{}}`))
 	if _, first := m.claim("news", "f", t0.Add(time.Minute)); !first {
 		t.Fatal("the key of a failed publication is kept: a retry could not publish")
 	}
@@ -54,7 +52,7 @@ func TestIdempotencyKeysExpireAndAreBounded(t *testing.T) {
 	b := newIdempotency(time.Hour)
 	for i := range maxIdempotencyKeys + 10 {
 		e, _ := b.claim("c", fmt.Sprint(i), t0)
-		b.settle(e, nil, nil)
+		b.settle(e, fasthttp.StatusCreated, nil)
 	}
 	if len(b.byKey) != maxIdempotencyKeys {
 		t.Fatalf("%d keys kept; want at most %d", len(b.byKey), maxIdempotencyKeys)

@@ -46,12 +46,13 @@ func TestIdempotencyKeyAcrossNodes(t *testing.T) {
 			sub.next(t)
 
 			code, first, replayed := postKeyed(t, a, "news", `"hello"`, "order-42")
-			if code != 201 || replayed || first != fmt.Sprintf(`{"ok":true,"offset":1,"epoch":%q}`, epoch) {
+			if code != 201 || replayed || first != fmt.Sprintf(`{"ok":true,"offset":1,"epoch":%q,"receivers":0}`, epoch) {
 				t.Fatalf("first POST: %d %s (replayed %v)", code, first, replayed)
 			}
+			// The same position; receivers counted by the node answering (b has sub).
 			code, again, replayed := postKeyed(t, b, "news", `"hello"`, `"order-42"`) // the draft's quoted form
-			if code != 201 || !replayed || again != first {
-				t.Fatalf("retry on the other node: %d %s (replayed %v), want %s", code, again, replayed, first)
+			if want := fmt.Sprintf(`{"ok":true,"offset":1,"epoch":%q,"receivers":1}`, epoch); code != 201 || !replayed || again != want {
+				t.Fatalf("retry on the other node: %d %s (replayed %v), want %s", code, again, replayed, want)
 			}
 			sub.expect(t, `{"channel":"news","offset":1,"content":"hello"}`)
 			if code, body, replayed := postKeyed(t, b, "news", `"next"`, "order-43"); code != 201 || replayed || decodePosition(t, body).Offset != 2 {
@@ -76,11 +77,21 @@ func TestIdempotencyKeyOnTheNode(t *testing.T) {
 	sub := dialPeer(t, s)
 	sub.join(t, "news")
 	for i := range 2 {
-		if code, body, replayed := postKeyed(t, s, "news", `1`, "k1"); code != 201 || body != `{"ok":true}` || replayed != (i == 1) {
+		if code, body, replayed := postKeyed(t, s, "news", `1`, "k1"); code != 201 || body != `{"ok":true,"receivers":1}` || replayed != (i == 1) {
 			t.Fatalf("POST %d: %d %s (replayed %v)", i, code, body, replayed)
 		}
 	}
 	sub.expect(t, `{"channel":"news","content":1}`)
+	// An array body: the key names the whole request.
+	batch := `[{"channel":"news","content":3},{"channels":["news","other"],"content":4}]`
+	for i := range 2 {
+		resp, body := do(t, http.MethodPost, httpURL(s, "/broadcast"), "application/json", batch, nil, "Idempotency-Key", "k1")
+		if resp.StatusCode != 201 || (resp.Header.Get("Idempotent-Replayed") == "true") != (i == 1) {
+			t.Fatalf("array POST %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	sub.expect(t, `{"channel":"news","content":3}`)
+	sub.expect(t, `{"channel":"news","content":4}`)
 	for _, bad := range []string{`""`, "a b", "{tag}", "é", strings.Repeat("k", 129)} {
 		if code, body, _ := postKeyed(t, s, "news", `2`, bad); code != 400 || body != `{"error":{"code":"bad_idempotency_key","message":"Idempotency-Key must be 1 to 128 visible ASCII characters other than { and }, optionally in double quotes"}}` {
 			t.Fatalf("key %q: %d %s", bad, code, body)

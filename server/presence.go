@@ -82,7 +82,7 @@ func (c *conn) presenceChanged(joined bool, channel string) {
 	ch := broker.PresenceChange{Channel: name, Member: m, Joined: joined, Keep: o.Presence}
 	if o.JoinLeave {
 		ch.Event = protocol.PresenceEventFrame(name, joined, m.JSON)
-		c.srv.stats.deliveries.Add(uint64(c.srv.publishFrame(name, ch.Event)))
+		c.srv.stats.deliveries.Add(uint64(c.srv.publishFrame(name, ch.Event, nil)))
 	}
 	p.b.Change(ch)
 }

@@ -11,8 +11,9 @@ import (
 // Config.OperatorPublic, the operator endpoints on the public port answer
 // loopback clients only. Anyone who reaches the WebSocket port could
 // otherwise publish to any channel past the authorizer and read the
-// server's counters. POST /broadcast with a BroadcastKey set is the one
-// exception: the key guards it, from anywhere.
+// server's counters. POST /broadcast, POST /disconnect and GET /history
+// with a BroadcastKey set are the exception: the key guards them, from
+// anywhere.
 
 // servePublicOperator serves an operator endpoint on the public port,
 // reporting whether path was one; in protected mode a client that is not
@@ -41,7 +42,7 @@ func (s *Server) protects(path string) bool {
 // /broadcast and the backends' reads beside it.
 func keyGuarded(path string) bool {
 	switch path {
-	case "/broadcast", "/history", "/presence", "/presence_stats":
+	case "/broadcast", "/disconnect", "/history", "/presence", "/presence_stats":
 		return true
 	}
 	return false

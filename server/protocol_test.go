@@ -28,7 +28,7 @@ func TestReplyCarriesID(t *testing.T) {
 	send(t, c, `{"command":"leave","args":{"channel":"x"},"id":"abc"}`)
 	expect(t, c, `{"id":"abc","ok":true}`)
 	send(t, c, `{"command":"broadcast","args":{"channel":"x","content":1},"id":-1.5e3}`)
-	expect(t, c, `{"id":-1.5e3,"ok":true}`)
+	expect(t, c, `{"id":-1.5e3,"ok":true,"receivers":0}`)
 }
 
 func TestContentIsForwardedByteForByte(t *testing.T) {
@@ -96,7 +96,7 @@ func TestJoinTwiceLeaveNeverJoinedAndBroadcastUnjoined(t *testing.T) {
 	expect(t, c, `{"id":1,"ok":true}`)
 	joinSync(t, other, "b")
 	send(t, c, `{"command":"broadcast","args":{"channel":"b","content":"hi"},"id":2}`)
-	expect(t, c, `{"id":2,"ok":true}`)
+	expect(t, c, `{"id":2,"ok":true,"receivers":1}`)
 	expect(t, other, `{"channel":"b","content":"hi"}`)
 	send(t, c, `{"command":"broadcast","args":{"channel":"a","content":"once"}}`)
 	expect(t, c, `{"channel":"a","content":"once"}`)
@@ -110,6 +110,6 @@ func TestLeaveStopsDelivery(t *testing.T) {
 	send(t, c, `{"command":"leave","args":{"channel":"a"},"id":1}`)
 	expect(t, c, `{"id":1,"ok":true}`)
 	send(t, c, `{"command":"broadcast","args":{"channel":"a","content":1},"id":2}`)
-	expect(t, c, `{"id":2,"ok":true}`)
+	expect(t, c, `{"id":2,"ok":true,"receivers":0}`)
 	expectNothing(t, c, 100*time.Millisecond)
 }

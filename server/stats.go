@@ -80,7 +80,7 @@ var verdictNames = [numVerdicts]string{"allowed", "denied", "unavailable"}
 // closeCodes are the close codes counted one by one; any other code is
 // counted as "other". 1006 stands for a connection dropped without a close
 // frame (the peer vanished, a write failed).
-var closeCodes = [...]ws.StatusCode{1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011, 1013}
+var closeCodes = [...]ws.StatusCode{1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011, 1013, StatusDisconnected}
 
 const numCloseSlots = len(closeCodes) + 1 // the last one is "other"
 

@@ -64,7 +64,7 @@ func TestTLSPostBroadcastOverHTTPS(t *testing.T) {
 	joinSync(t, sub, ch)
 	hc, base := httpsClient(t), "https://"+s.Addr().String()
 	resp, body := do(t, http.MethodPost, base+"/broadcast", "application/json", fmt.Sprintf(`{"channel":%q,"content":"hi"}`, ch), hc)
-	if resp.StatusCode != http.StatusCreated || body != `{"ok":true}` {
+	if resp.StatusCode != http.StatusCreated || body != `{"ok":true,"receivers":1}` {
 		t.Fatalf("POST /broadcast over https: %d %s", resp.StatusCode, body)
 	}
 	expect(t, sub, delivery(ch, `"hi"`))

@@ -112,11 +112,13 @@ export class Client {
   on(event: "state", listener: (state: State, info: StateInfo) => void): () => void;
   on(event: "error", listener: (err: Error) => void): () => void;
   join(channel: string, options?: JoinOptions): Promise<Subscription>;
-  /** With raw: true, content is JSON text sent byte for byte. */
+  /** to: only these users' connections receive it; echo: false leaves
+   * this connection out; raw: true sends content, JSON text, byte for
+   * byte. receivers counts the connections of the answering server. */
   broadcast(
     channel: string,
     content: unknown,
-    options?: { echo?: boolean; raw?: boolean },
+    options?: { to?: string[]; echo?: boolean; raw?: boolean },
   ): Promise<{ offset?: number; receivers?: number }>;
   history(channel: string, options?: { limit?: number; since?: number; [k: string]: unknown }): Promise<Record<string, any>>;
   /** Who is in a channel this client has joined (at most 1000, else too_large). */

@@ -295,12 +295,14 @@ export class Client {
     return this._join(sub).then(() => sub);
   }
 
-  /** broadcast publishes content to channel; echo:false asks the server
-   * not to send it back to this connection. raw:true sends content, a
-   * string of JSON text, byte for byte. */
+  /** broadcast publishes content to channel; to (user names) narrows it to
+   * those users' connections, echo:false leaves this connection out.
+   * raw:true sends content, a string of JSON text, byte for byte. */
   broadcast(channel, content, options) {
-    const { echo, raw } = options || {};
-    const args = echo === false ? { channel, echo } : { channel };
+    const { to, echo, raw } = options || {};
+    const args = { channel };
+    if (to !== undefined) args.to = to;
+    if (echo === false) args.echo = false;
     if (!raw) args.content = content;
     return this._send("broadcast", args, raw ? content : undefined).then((r) => ({
       offset: r.offset,

@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.Duration, "duration", 0, "connect: churn duration (default 10s)")
 	fs.IntVar(&c.MaxCycles, "max-cycles", 0, "connect: most cycles (default 150000)")
 	fs.IntVar(&c.History, "history", 0, "fanout: publications each channel keeps on the self-started server (WSIFY_HISTORY_SIZE); 0: off")
+	fs.StringVar(&c.Filter, "filter", "", "fanout: narrow every publication: to (a user list naming every subscriber's user), except (a connection id no subscriber has; over ws, echo:false), or none (the same identities, unfiltered: the baseline)")
 	fs.BoolVar(&c.Auth, "auth", false, "connect: start a local authorizer and point the server at it")
 	fs.StringVar(&c.ChurnClient, "churn-client", "", "connect: raw (plain syscalls, leanest; the default) or gobwas (ws.Dialer on net.Conn)")
 	fs.BoolVar(&c.Profile, "profile", false, "record the server with perf during the measured window")
