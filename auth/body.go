@@ -55,8 +55,10 @@ func CommandBodyArgs(kind string, channel, content, extra, id, client []byte) []
 	out := make([]byte, 0, 64+len(kind)+2*len(channel)+len(content)+len(extra)+len(id)+len(client))
 	out = append(out, `{"command":"`...)
 	out = append(out, kind...)
-	out = append(out, `","args":{"channel":`...)
-	out = protocol.AppendString(out, channel)
+	out = append(out, `","args":{`...)
+	if channel != nil { // nil for whoami, which names none
+		out = protocol.AppendString(append(out, `"channel":`...), channel)
+	}
 	if content != nil {
 		out = append(out, `,"content":`...)
 		out = append(out, content...)

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
 )
@@ -63,6 +68,39 @@ func TestConsoleRecoversAfterAReconnect(t *testing.T) {
 	if got := s.Stats().Published; got != 2 {
 		t.Fatalf("server published %d messages, want 2", got)
 	}
+	checkScreenshot(t, shot)
+}
+
+// TestConsoleShowsIdentityAndPresence: behind an authorizer that names
+// each connection's user, the console shows the identity the server gave
+// it (whoami), and a channel's presence: itself and another client, bob.
+func TestConsoleShowsIdentityAndPresence(t *testing.T) {
+	node := browserDeps(t)
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Command string
+			Args    struct{ Query map[string][]string }
+		}
+		if json.NewDecoder(r.Body).Decode(&m) == nil && m.Command == "connect" && len(m.Args.Query["user"]) == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"user": m.Args.Query["user"][0], "info": map[string]string{"via": "test"}})
+		}
+	}))
+	t.Cleanup(authz.Close)
+	s := servertest.Start(t, server.Config{Presence: true, Auth: auth.Config{URL: authz.URL}})
+	bob, _, err := websocket.DefaultDialer.Dial("ws://"+s.Addr().String()+"/ws?user=bob", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bob.Close() })
+	if err := bob.WriteMessage(websocket.TextMessage, []byte(`{"command":"join","args":{"channel":"news"},"id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := bob.ReadMessage(); err != nil || string(m) != `{"id":1,"ok":true}` {
+		t.Fatalf("bob's join: %s %v", m, err)
+	}
+	shot := filepath.Join(t.TempDir(), "console.png")
+	runConsole(t, node, "http://"+s.Addr().String()+"/", shot, "presence")
 	checkScreenshot(t, shot)
 }
 

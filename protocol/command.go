@@ -16,10 +16,11 @@ const (
 	KindHistory
 	KindPresence
 	KindPresenceStats
+	KindWhoami
 )
 
 var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast", KindHistory: "history",
-	KindPresence: "presence", KindPresenceStats: "presence_stats"}
+	KindPresence: "presence", KindPresenceStats: "presence_stats", KindWhoami: "whoami"}
 
 // NumKinds counts the kinds, 0 (no recognizable command) included: a table
 // indexed by Kind has NumKinds entries, and grows with every kind named
@@ -136,6 +137,9 @@ func kindOf(name []byte) Kind {
 }
 
 func (c *Command) decodeArgs(args []byte, maxChannel int) *Error {
+	if c.Kind == KindWhoami { // names no channel; its args, an object, are ignored
+		return nil
+	}
 	var channel, limit, since, to, echo []byte
 	scanObject(args, 0, 1, func(key, value []byte) {
 		switch {

@@ -143,6 +143,8 @@ var decodeCases = []decodeCase{
 	{name: "presence", msg: `{"command":"presence","args":{"channel":" room "},"id":1}`, kind: protocol.KindPresence, id: "1", channel: "room"},
 	{name: "presence_stats", msg: `{"command":"presence_stats","args":{"channel":"room","content":1}}`, kind: protocol.KindPresenceStats, channel: "room", content: "1"},
 	{name: "presence/no-channel", msg: `{"command":"presence","args":{}}`, err: protocol.ErrBadChannel},
+	{name: "whoami", msg: `{"command":"whoami","args":{"channel":1,"content":2},"id":"w"}`, kind: protocol.KindWhoami, id: `"w"`},
+	{name: "whoami/no-args", msg: `{"command":"whoami"}`, err: protocol.ErrBadArgs},
 	{name: "presence/case", msg: `{"command":"Presence","args":{"channel":"a"}}`, err: protocol.ErrUnknownCommand},
 	{name: "unknown-command", msg: `{"command":"subscribe","args":{"channel":"a"}}`, err: protocol.ErrUnknownCommand},
 	{name: "unknown-command/empty", msg: `{"command":"","args":{"channel":"a"}}`, err: protocol.ErrUnknownCommand},

@@ -22,7 +22,7 @@ var (
 	ErrBadID           = &Error{"bad_command", `"id" must be a string or a number`, http.StatusBadRequest}
 	ErrBadArgs         = &Error{"bad_command", `"args" must be an object`, http.StatusBadRequest}
 	ErrNoContent       = &Error{"bad_command", `broadcast needs "content"`, http.StatusBadRequest}
-	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave, broadcast, history, presence or presence_stats", http.StatusBadRequest}
+	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave, broadcast, history, presence, presence_stats or whoami", http.StatusBadRequest}
 	ErrBadChannel      = &Error{"bad_channel", "channel must be a non-empty string within the length limit", http.StatusBadRequest}
 	ErrNotAuthorized   = &Error{"not_authorized", "the authorizer refused this command", http.StatusForbidden}
 	ErrTooManyChannels = &Error{"too_many_channels", "this connection has joined too many channels", http.StatusBadRequest}

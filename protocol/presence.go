@@ -53,6 +53,13 @@ func AppendPresenceJSON(dst, id []byte, members [][]byte) []byte {
 	return append(dst, "]}"...)
 }
 
+// AppendWhoamiFrame encodes the answer to whoami: {"id":<id>,"ok":true,
+// "client":..,"user":..,"info":..}, member as AppendMember made it.
+func AppendWhoamiFrame(dst, id, member []byte) []byte {
+	body := append(append(appendOK(nil, id), ','), member[1:]...)
+	return AppendFrame(dst, ws.OpText, body)
+}
+
 // AppendPresenceStatsJSON appends the presence_stats answer:
 // {"id":<id>,"ok":true,"clients":N,"users":M}, the id left out when nil.
 func AppendPresenceStatsJSON(dst, id []byte, clients, users int) []byte {

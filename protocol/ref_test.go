@@ -126,7 +126,7 @@ func refDecode(p []byte, maxChannel int) (refCommand, *protocol.Error) {
 		return c, protocol.ErrNoCommand
 	}
 	c.Kind = map[string]protocol.Kind{"join": protocol.KindJoin, "leave": protocol.KindLeave, "broadcast": protocol.KindBroadcast,
-		"presence": protocol.KindPresence, "presence_stats": protocol.KindPresenceStats}[name]
+		"presence": protocol.KindPresence, "presence_stats": protocol.KindPresenceStats, "whoami": protocol.KindWhoami}[name]
 	if c.Kind == 0 {
 		return c, protocol.ErrUnknownCommand
 	}
@@ -137,6 +137,9 @@ func refArgs(c refCommand, raw json.RawMessage, maxChannel int) (refCommand, *pr
 	var args map[string]json.RawMessage
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &args) != nil {
 		return c, protocol.ErrBadArgs
+	}
+	if c.Kind == protocol.KindWhoami {
+		return c, nil
 	}
 	ch, err := refChannel(args["channel"], maxChannel)
 	if err != nil {

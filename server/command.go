@@ -64,6 +64,9 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case cmd.Kind == protocol.KindPresence || cmd.Kind == protocol.KindPresenceStats:
 		c.presenceCommand(cmd)
 		return
+	case cmd.Kind == protocol.KindWhoami:
+		c.whoami(cmd.ID)
+		return
 	case cmd.Kind == protocol.KindJoin && history && c.srv.hist != nil:
 		c.joinRemote(cmd)
 		return

@@ -73,18 +73,33 @@ func (c *conn) presenceChanged(joined bool, channel string) {
 	if !o.Presence && !o.JoinLeave {
 		return
 	}
-	var info []byte
-	if c.ident != nil {
-		info = c.ident.Info
-	}
-	id, user := c.id(), c.user()
-	m := broker.Member{Client: id, User: user, JSON: protocol.AppendMember(nil, id, user, info)}
+	m := broker.Member{Client: c.id(), User: c.user(), JSON: c.memberJSON()}
 	ch := broker.PresenceChange{Channel: name, Member: m, Joined: joined, Keep: o.Presence}
 	if o.JoinLeave {
 		ch.Event = protocol.PresenceEventFrame(name, joined, m.JSON)
 		c.srv.stats.deliveries.Add(uint64(c.srv.publishFrame(name, ch.Event, nil)))
 	}
 	p.b.Change(ch)
+}
+
+// whoami answers who the server takes the connection for: its id and the
+// identity the authorizer's connect answer gave it.
+func (c *conn) whoami(id []byte) {
+	c.srv.stats.command(protocol.KindWhoami, resultOK)
+	if id == nil {
+		return
+	}
+	c.send(protocol.AppendWhoamiFrame(nil, id, c.memberJSON()))
+}
+
+// memberJSON is c as presence, its events and whoami show it:
+// {"client":..,"user":..,"info":..}.
+func (c *conn) memberJSON() []byte {
+	var info []byte
+	if c.ident != nil {
+		info = c.ident.Info
+	}
+	return protocol.AppendMember(nil, c.id(), c.user(), info)
 }
 
 // presenceCommand runs presence or presence_stats: only on a channel that

@@ -125,6 +125,7 @@ export class Client {
   presence(channel: string): Promise<{ clients: Member[] }>;
   /** How many connections, and distinct users, are in a channel this client has joined. */
   presenceStats(channel: string): Promise<{ clients: number; users: number }>;
+  whoami(): Promise<{ client: string; user: string; info?: unknown }>;
   /** Ends the connection and every reconnect; pending commands reject with closed. */
   close(): void;
 }

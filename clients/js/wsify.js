@@ -325,6 +325,12 @@ export class Client {
   presenceStats(channel) {
     return this._send("presence_stats", { channel }).then(strip);
   }
+
+  /** whoami asks who the server takes this connection for:
+   * { client, user, info } (user "" and no info when anonymous). */
+  whoami() {
+    return this._send("whoami", {}).then(strip);
+  }
 }
 
 export class Subscription {

@@ -8,6 +8,11 @@
 // failure, a page error or console error included, exits non-zero with the
 // reason on stderr.
 //
+// With "presence" (a server keeping presence, behind an authorizer that
+// names the user the query's "user" gives), the page connects as ada,
+// shows that identity, joins "news", asks who is there and sees ada and
+// the test's own connection (bob).
+//
 // With "recover" (a server keeping history), after "joined" and the test's
 // publication the page disconnects, a publication is made while it is
 // away, and on Connect the console must join again from the offset it
@@ -33,7 +38,7 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 try {
   const page = browser.pages()[0] ?? await browser.newPage();
-  await (mode === "recover" ? recover(page) : drive(page));
+  await ({ recover, presence }[mode] ?? drive)(page);
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
@@ -73,7 +78,7 @@ async function drive(page) {
   });
   await page.screenshot({ path: shot, fullPage: true });
 
-  await page.click('#channels .chip[data-channel="news"] button');
+  await page.click('#channels .chip[data-channel="news"] button[title="leave news"]');
   await page.locator("#log .ok", { hasText: "leave news: ok" }).waitFor();
   await page.locator("#channels .chip").waitFor({ state: "detached" });
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
@@ -94,6 +99,29 @@ async function recover(page) {
   await page.click("#connect");
   await page.locator("#log .ok", { hasText: "join news: ok at offset 2" }).filter({ hasText: "recovered" }).waitFor();
   await page.locator("#log .msg", { hasText: '@2 {"missed":true}' }).waitFor();
+  await page.screenshot({ path: shot, fullPage: true });
+  if (errors.length) throw new Error("page errors: " + errors.join("; "));
+  console.log("done");
+}
+
+async function presence(page) {
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push("console: " + m.text()));
+  await page.goto(url);
+  await page.fill("#query", "user=ada");
+  await page.click("#connect");
+  await page.locator("#identity", { hasText: "you are ada" }).waitFor();
+  await page.fill("#channel", "news");
+  await page.click("#join");
+  await page.locator('#channels .chip[data-channel="news"]').waitFor();
+  console.log("joined");
+  await page.locator("#log .msg", { hasText: '{"from":"go"}' }).waitFor(); // bob is in news by now
+  await page.click('#channels .chip[data-channel="news"] button[title="who is in news"]');
+  await page.locator("#presence", { hasText: "#news: 2 connections, 2 users" }).waitFor();
+  await page.locator("#presence li", { hasText: "ada" }).waitFor();
+  await page.locator("#presence li", { hasText: "bob" }).waitFor();
   await page.screenshot({ path: shot, fullPage: true });
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
   console.log("done");

@@ -45,6 +45,7 @@ test("presence, presenceStats, and join and leave events on a subscription", asy
   const [kind, me] = ea.got[0];
   assert.equal(kind, "join");
   assert.deepEqual({ ...me, client: "" }, { client: "", user: "alice", info: { name: "ALICE" } });
+  assert.deepEqual(await alice.whoami(), me, "whoami names the connection as its join did");
 
   const bob = await as("bob");
   const eb = events();
