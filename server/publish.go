@@ -53,6 +53,14 @@ func (s *Server) publish(channel, frame []byte) (int, error) {
 // publishFrame queues an encoded publication on the local subscribers,
 // with its compressed form built on demand when compression is on.
 func (s *Server) publishFrame(channel, frame []byte) int {
+	if g := s.ho.giving.Load(); g != nil { // a new process takes the subscribers over (handoff_give.go)
+		return g.publish(channel, frame, 0, s.publishLocal)
+	}
+	return s.publishLocal(channel, frame, 0)
+}
+
+// publishLocal queues an encoded publication on the local subscribers.
+func (s *Server) publishLocal(channel, frame []byte, _ uint64) int {
 	if !s.cfg.Compression {
 		return s.hub.Publish(channel, frame)
 	}

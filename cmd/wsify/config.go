@@ -75,6 +75,7 @@ func settings(o *options) []setting {
 		{"history-ttl", "WSIFY_HISTORY_TTL", "how long a kept publication lives, and the history of a channel nobody has joined", (*durationValue)(&c.HistoryTTL)},
 		{"history-max-bytes", "WSIFY_HISTORY_MAX_BYTES", "memory of every history of the node together; past it the oldest histories are dropped; 0: off", (*offIntValue)(&c.HistoryMaxBytes)},
 		{"namespaces", "WSIFY_NAMESPACES", "JSON or TOML file of per-namespace channel options (README: Channel history)", (*stringValue)(&c.NamespacesFile)},
+		{"control-socket", "WSIFY_CONTROL_SOCKET", "Unix socket on which a new wsify process takes this one's sockets over (--takeover, or SIGUSR2, which starts it); empty: off", (*stringValue)(&c.ControlSocket)},
 		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
 		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
 	}
@@ -90,6 +91,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	for _, s := range all {
 		fs.Var(s.value, s.name, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
+	fs.StringVar(&o.server.TakeoverFrom, "takeover", "", "take the listening sockets and connections of the wsify process listening on this control socket, instead of listening (flag only; SIGUSR2 starts such a process)")
 	fs.Usage = func() { usage(out, fs) }
 	for _, s := range all {
 		if v := getenv(s.env); v != "" {

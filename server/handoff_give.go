@@ -1,0 +1,390 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wsify/wsify/server/internal/handoff"
+)
+
+// giving is a handoff under way on the process that gives. Everything the
+// new process receives goes through one queue, in the order it was put
+// there under mu: the listeners, then connections (taken by their
+// handlers) and publications (queued by their publishers) interleaved,
+// then Done, then the publications made after it. One writer sends it.
+type giving struct {
+	s    *Server
+	link *handoff.Link
+	wake chan struct{} // the writer has something to send
+	down chan struct{} // closed when the link failed or was closed
+	done chan struct{} // closed once Done was sent
+	// ready is closed when the new process says it serves, so this one may
+	// exit without a service manager seeing its service die.
+	ready     chan struct{}
+	downOnce  sync.Once
+	readyOnce sync.Once
+
+	// mu orders the queue: a publication holds it while it queues locally
+	// and on the queue, a connection while it leaves the hub and records
+	// what was queued for it. It heads the lock order (locksordering.txt).
+	mu      sync.Mutex
+	queue   []outItem                // guarded by mu
+	stopped bool                     // nothing more goes on the queue; guarded by mu
+	closing bool                     // Done is queued: publications ask for an ack; guarded by mu
+	seq     uint64                   // numbers the publications that ask for an ack; guarded by mu
+	acks    map[uint64]chan struct{} // publications awaiting their ack; guarded by mu
+}
+
+// outItem is one thing to send: a connection, a publication or Done.
+type outItem struct {
+	conn *handoff.Conn
+	fd   int
+	pub  *handoff.Pub
+}
+
+// requestEvery is how often the handoff asks again the connections it
+// could not take yet (waiting on the authorizer or the broker).
+const requestEvery = 20 * time.Millisecond
+
+// ackWait bounds how long a publication made after Done waits for the new
+// process: past it the new process is taken to be stuck, and this one
+// answers its publisher regardless.
+const ackWait = 2 * time.Second
+
+// readyWait bounds the wait for the new process to say it serves.
+const readyWait = 10 * time.Second
+
+// give hands everything over on l; it returns when this server is shut
+// down, or serves on after a handoff that failed.
+func (s *Server) give(l *handoff.Link) {
+	began := time.Now()
+	g := &giving{s: s, link: l, wake: make(chan struct{}, 1), down: make(chan struct{}), done: make(chan struct{}),
+		ready: make(chan struct{}), acks: map[uint64]chan struct{}{}}
+	s.ho.handing.Store(true)
+	s.poller.Remove(s.lfd) // the backlog waits for the new process
+	s.ho.giving.Store(g)
+	if err := g.sendListeners(); err != nil {
+		g.abort(err, nil)
+		return
+	}
+	go g.readAnswers()
+	go g.request()
+	if err := g.writeUntilDone(); err != nil {
+		return // aborted
+	}
+	handed := s.ho.handed.Load()
+	s.log.Info("handed over to the new process", "connections", handed, "took", time.Since(began).Round(time.Millisecond), "left", s.conns.len())
+	go g.writeAfterDone()
+	g.finish()
+}
+
+// sendListeners sends the public listener and the admin one, if any.
+// This process keeps its copies until Done, so that it can accept again
+// should the handoff fail.
+func (g *giving) sendListeners() error {
+	if err := g.link.Send(handoff.KindListener, handoff.AppendText(nil, "public"), []int{g.s.lfd}); err != nil {
+		return err
+	}
+	ln, ok := g.s.admin.ln.(*net.TCPListener)
+	if !ok {
+		return nil
+	}
+	f, err := ln.File() // a duplicate; closing it leaves the listener open
+	if err != nil {
+		return fmt.Errorf("handoff: admin listener: %w", err)
+	}
+	defer f.Close()
+	return g.link.Send(handoff.KindListener, handoff.AppendText(nil, "admin"), []int{int(f.Fd())})
+}
+
+// request asks every connection's handler to hand it over, again every
+// requestEvery for those that could not go yet, until none is left that
+// can, or the shutdown timeout passes; then it queues Done. TLS
+// connections and closing ones stay, for the drain that follows.
+func (g *giving) request() {
+	deadline := time.Now().Add(max(g.s.cfg.ShutdownTimeout, g.s.cfg.Auth.Timeout+time.Second))
+	for {
+		left := 0
+		g.s.conns.each(func(c *conn) {
+			if c.tls == nil && !c.isClosed() {
+				left++
+				c.schedule(evHandoff)
+			}
+		})
+		if left == 0 || time.Now().After(deadline) || g.isDown() {
+			break
+		}
+		time.Sleep(requestEvery)
+	}
+	g.mu.Lock()
+	if !g.stopped {
+		g.closing = true
+		g.queue = append(g.queue, outItem{})
+	}
+	g.mu.Unlock()
+	g.notify()
+}
+
+// take hands c over: it runs on c's handler, c frozen with no writer.
+func (g *giving) take(c *conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped || g.closing {
+		c.thaw()
+		return
+	}
+	s := c.srv
+	for _, ch := range c.channels {
+		s.leaveChannel([]byte(ch), c)
+	}
+	open := c.state == stateOpen
+	r := c.record()
+	s.poller.Remove(c.fd)
+	s.forget(c)
+	if open {
+		s.stats.open.Add(-1)
+	}
+	g.queue = append(g.queue, outItem{conn: &r, fd: c.fd})
+	g.notify()
+}
+
+// publish queues a publication locally with local, and for the new
+// process. After Done it returns only once the new process has queued it
+// too (or is gone).
+func (g *giving) publish(channel, frame []byte, offset uint64, local func(channel, frame []byte, offset uint64) int) int {
+	g.mu.Lock()
+	n := local(channel, frame, offset)
+	if g.stopped {
+		g.mu.Unlock()
+		return n
+	}
+	p := &handoff.Pub{Channel: bytes.Clone(channel), Frame: frame, Offset: offset}
+	var ack chan struct{}
+	if g.closing {
+		g.seq++
+		p.Seq, ack = g.seq, make(chan struct{})
+		g.acks[p.Seq] = ack
+	}
+	g.queue = append(g.queue, outItem{pub: p})
+	g.mu.Unlock()
+	g.notify()
+	if ack != nil {
+		t := time.NewTimer(ackWait)
+		select {
+		case <-ack:
+		case <-g.down:
+		case <-t.C:
+			g.s.log.Warn("the new process did not confirm a publication in time", "channel", string(channel))
+		}
+		t.Stop()
+	}
+	return n
+}
+
+func (g *giving) notify() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (g *giving) isDown() bool {
+	select {
+	case <-g.down:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeUntilDone sends the queue until Done is sent. On a failure it
+// aborts the handoff and returns the error.
+func (g *giving) writeUntilDone() error {
+	for {
+		select {
+		case <-g.wake:
+		case <-g.down:
+			err := errors.New("handoff: the new process went away")
+			g.abort(err, nil)
+			return err
+		}
+		g.mu.Lock()
+		items := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		sent, err := g.send(items)
+		if err != nil {
+			g.abort(err, items[sent:])
+			return err
+		}
+		if slices.Contains(items, outItem{}) {
+			close(g.done)
+			return nil
+		}
+	}
+}
+
+// writeAfterDone sends the publications made after Done until the link
+// goes down.
+func (g *giving) writeAfterDone() {
+	for {
+		select {
+		case <-g.wake:
+		case <-g.down:
+			return
+		}
+		g.mu.Lock()
+		items := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		if _, err := g.send(items); err != nil {
+			g.s.log.Warn("handoff: cannot pass publications to the new process any more", "err", err)
+			g.linkDown()
+			return
+		}
+	}
+}
+
+// Bounds of one message of connections: the descriptors one sendmsg may
+// carry, and bytes enough to keep the pipe busy without a large buffer.
+const (
+	batchConns = handoff.MaxFDs
+	batchBytes = 4 << 20
+)
+
+// send sends items in order, connections in batches, and closes each
+// socket once sent. It returns how many items went.
+func (g *giving) send(items []outItem) (int, error) {
+	var buf []byte
+	for i := 0; i < len(items); {
+		it := items[i]
+		switch {
+		case it.conn != nil:
+			var recs []handoff.Conn
+			var fds []int
+			size := 0
+			for ; i < len(items) && items[i].conn != nil && len(fds) < batchConns && size < batchBytes; i++ {
+				r := items[i].conn
+				recs = append(recs, *r)
+				fds = append(fds, items[i].fd)
+				size += len(r.Unsent) + len(r.Unparsed) + len(r.Message) + 256
+			}
+			buf = handoff.AppendConns(buf[:0], recs)
+			if err := g.link.Send(handoff.KindConns, buf, fds); err != nil {
+				return i - len(recs), err
+			}
+			for _, fd := range fds {
+				g.s.poller.CloseFD(fd) // the new process holds the socket now
+			}
+			g.s.ho.handed.Add(int64(len(fds)))
+		case it.pub != nil:
+			var pubs []handoff.Pub
+			for ; i < len(items) && items[i].pub != nil; i++ {
+				pubs = append(pubs, *items[i].pub)
+			}
+			buf = handoff.AppendPubs(buf[:0], pubs)
+			if err := g.link.Send(handoff.KindPub, buf, nil); err != nil {
+				return i - len(pubs), err
+			}
+		default:
+			if err := g.link.Send(handoff.KindDone, nil, nil); err != nil {
+				return i, err
+			}
+			i++
+		}
+	}
+	return len(items), nil
+}
+
+// readAnswers reads what the new process says: acks and Ready.
+func (g *giving) readAnswers() {
+	defer g.linkDown()
+	for {
+		m, err := g.link.Recv()
+		if err != nil {
+			return
+		}
+		switch m.Kind {
+		case handoff.KindAck:
+			seq, _ := handoff.ParseSeq(m.Payload)
+			g.mu.Lock()
+			ack := g.acks[seq]
+			delete(g.acks, seq)
+			g.mu.Unlock()
+			if ack != nil {
+				close(ack)
+			}
+		case handoff.KindReady:
+			g.readyOnce.Do(func() { close(g.ready) })
+		case handoff.KindRefuse:
+			reason, _ := handoff.ParseText(m.Payload)
+			g.s.log.Warn("the new process gave up the takeover", "reason", reason)
+			return
+		}
+	}
+}
+
+// linkDown closes the link: the writer fails, publications stop waiting.
+func (g *giving) linkDown() {
+	g.downOnce.Do(func() {
+		close(g.down)
+		g.link.Close()
+	})
+}
+
+// abort ends a handoff that failed before Done: this process takes back
+// what it had not sent, accepts again and listens for another takeover.
+// Connections already sent are the new process's, or lost with it.
+func (g *giving) abort(err error, unsent []outItem) {
+	s := g.s
+	g.mu.Lock()
+	g.stopped = true
+	unsent = append(unsent, g.queue...)
+	g.queue = nil
+	g.mu.Unlock()
+	g.linkDown()
+	s.ho.giving.Store(nil)
+	kept := 0
+	for _, it := range unsent {
+		if it.conn != nil {
+			s.adopt(it.conn, it.fd)
+			kept++
+		}
+	}
+	s.ho.handing.Store(false)
+	s.resumeAccepts()
+	s.log.Error("handoff failed; serving on", "err", err, "handed", s.ho.handed.Load(), "kept", kept)
+	s.releaseHandoff()
+}
+
+// finish runs once Done is sent: it waits for the new process to serve,
+// then shuts this one down (what is left gets the gentle drain; HTTP
+// requests in flight complete) and reports the handoff over.
+func (g *giving) finish() {
+	s := g.s
+	t := time.NewTimer(readyWait)
+	select {
+	case <-g.ready:
+	case <-g.down:
+	case <-t.C:
+		s.log.Warn("the new process did not say it serves in time; shutting down all the same")
+	}
+	t.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		s.log.Warn("shutdown after the handoff incomplete", "err", err)
+	}
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	s.ho.giving.Store(nil)
+	g.linkDown()
+	close(s.ho.gone)
+}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/server/internal/handoff"
+)
+
+// takeOver is Start for a process that takes the sockets of a running
+// one over (Config.TakeoverFrom): it speaks the handoff protocol, takes
+// the listeners, opens everything else as Start does, adopts every
+// connection sent (queueing the publications sent between them on those
+// it holds), and accepts once the other says Done.
+func (s *Server) takeOver() error {
+	path := s.cfg.TakeoverFrom
+	l, err := handoff.Dial(path)
+	if err != nil {
+		return fmt.Errorf("server: takeover: %w", err)
+	}
+	hello := handoff.AppendHello(nil, handoff.Hello{Version: handoff.Version(), PID: os.Getpid()})
+	if err := l.Send(handoff.KindHello, hello, nil); err != nil {
+		l.Close()
+		return fmt.Errorf("server: takeover from %s: %w", path, err)
+	}
+	if _, err := recvHello(l, func(*net.UnixConn) error { return nil }); err != nil {
+		l.Close()
+		return fmt.Errorf("server: takeover from %s: %w", path, err)
+	}
+	began := time.Now()
+	first, err := s.takeListeners(l)
+	if err == nil {
+		err = s.openTaken()
+	}
+	if err == nil {
+		if err = s.adoptAll(l, first); err != nil {
+			s.stopAll() // the connections taken so far close with the process
+			netpoll.CloseListener(s.lfd)
+		}
+	}
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("server: takeover from %s: %w", path, err)
+	}
+	s.log.Info("took over", "connections", s.ho.taken.Load(), "took", time.Since(began).Round(time.Millisecond))
+	if err := s.serve(); err != nil {
+		l.Close()
+		return err
+	}
+	l.Send(handoff.KindReady, nil, nil)
+	go s.takeLate(l)
+	return nil
+}
+
+// takeListeners receives the listening sockets, and returns the first
+// message after them.
+func (s *Server) takeListeners(l *handoff.Link) (handoff.Message, error) {
+	s.lfd = -1
+	admin := -1
+	for {
+		m, err := l.Recv()
+		if err != nil || m.Kind != handoff.KindListener {
+			if err == nil && s.lfd < 0 {
+				err = errors.New("no listening socket came")
+			}
+			s.adoptAdmin(admin)
+			return m, err
+		}
+		name, _ := handoff.ParseText(m.Payload)
+		switch {
+		case len(m.FDs) != 1:
+			return m, fmt.Errorf("listener %q came with %d descriptors", name, len(m.FDs))
+		case name == "public":
+			s.lfd = m.FDs[0]
+		default:
+			admin = m.FDs[0]
+		}
+	}
+}
+
+// adoptAdmin serves the operator endpoints on the admin listener that
+// came, when this process has an admin address: the old process's socket,
+// so that its address does not change either.
+func (s *Server) adoptAdmin(fd int) {
+	if fd < 0 {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "admin")
+	defer f.Close() // FileListener holds a duplicate
+	if s.cfg.AdminAddr == "" {
+		return
+	}
+	if ln, err := net.FileListener(f); err == nil {
+		s.admin.ln = ln
+	}
+}
+
+// openTaken opens what Start would, around the listener taken over.
+func (s *Server) openTaken() error {
+	if s.admin.ln == nil {
+		if err := s.listenAdmin(); err != nil {
+			return err
+		}
+	}
+	addr, err := netpoll.SockName(s.lfd)
+	if err != nil {
+		return err
+	}
+	if err := s.openBroker(); err != nil {
+		s.stopAdmin()
+		return err
+	}
+	return s.open(s.lfd, addr)
+}
+
+// adoptAll adopts the connections and queues the publications that come,
+// first the one given, until Done.
+func (s *Server) adoptAll(l *handoff.Link, m handoff.Message) error {
+	for {
+		done, err := s.takeMessage(l, m)
+		if err != nil || done {
+			return err
+		}
+		if m, err = l.Recv(); err != nil {
+			return err
+		}
+	}
+}
+
+// takeMessage acts on one message of the giving process; done reports Done.
+func (s *Server) takeMessage(l *handoff.Link, m handoff.Message) (done bool, err error) {
+	switch m.Kind {
+	case handoff.KindConns:
+		recs, err := handoff.ParseConns(m.Payload)
+		if err == nil && len(recs) != len(m.FDs) {
+			err = fmt.Errorf("%d connections came with %d descriptors", len(recs), len(m.FDs))
+		}
+		if err != nil {
+			closeAll(m.FDs)
+			return false, err
+		}
+		for i := range recs {
+			s.adopt(&recs[i], m.FDs[i])
+		}
+		s.ho.taken.Add(int64(len(recs)))
+	case handoff.KindPub:
+		pubs, err := handoff.ParsePubs(m.Payload)
+		if err != nil {
+			return false, err
+		}
+		for i := range pubs {
+			s.takePub(l, &pubs[i])
+		}
+	case handoff.KindDone:
+		return true, nil
+	default:
+		closeAll(m.FDs)
+		return false, fmt.Errorf("unexpected message %q", m.Kind)
+	}
+	return false, nil
+}
+
+// takePub queues a publication of the giving process on the subscribers
+// here, and acks it when asked.
+func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
+	n := s.publishLocal(p.Channel, p.Frame, p.Offset)
+	s.stats.deliveries.Add(uint64(n))
+	if p.Seq != 0 {
+		l.Send(handoff.KindAck, handoff.AppendSeq(nil, p.Seq), nil)
+	}
+}
+
+// takeLate takes the publications the old process makes after Done,
+// until it closes the link.
+func (s *Server) takeLate(l *handoff.Link) {
+	defer l.Close()
+	for {
+		m, err := l.Recv()
+		if err != nil {
+			return
+		}
+		if _, err := s.takeMessage(l, m); err != nil {
+			s.log.Warn("takeover: the old process sent what cannot be taken", "err", err)
+			return
+		}
+	}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		netpoll.CloseListener(fd) // a plain close: nothing watches these yet
+	}
+}
