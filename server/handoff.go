@@ -43,7 +43,10 @@ type handoffState struct {
 	handing atomic.Bool            // the listener is being or was handed over: accept nothing
 	handed  atomic.Int64           // connections handed to a new process
 	taken   atomic.Int64           // connections taken over from an old one
-	gone    chan struct{}          // closed once every connection went and the server is shut down
+	// Of the connections handed: bytes read and not yet parsed, bytes
+	// queued and not yet written, and messages whose fragments had begun.
+	unparsed, unsent, fragmented atomic.Int64
+	gone                         chan struct{} // closed once every connection went and the server is shut down
 
 	mu   sync.Mutex
 	ln   *net.UnixListener // the control socket; nil when not listening; guarded by mu

@@ -83,8 +83,13 @@ func (c *conn) record() handoff.Conn {
 	case seen < 0:
 		r.Heard, r.Pinged = now+seen, true
 	}
+	c.srv.ho.unparsed.Add(int64(len(r.Unparsed)))
+	if c.msgOp != 0 {
+		c.srv.ho.fragmented.Add(1)
+	}
 	c.mu.Lock()
 	r.Unsent = c.ob.unsent()
+	c.srv.ho.unsent.Add(int64(len(r.Unsent)))
 	c.ob.drop()
 	c.closed, c.released, c.frozen, c.wantOut = true, true, false, false
 	c.events = 0 // none may touch the socket here any more: a drain turn would eat the peer's bytes
@@ -116,14 +121,19 @@ func (o *outbox) unsent() []byte {
 	return b
 }
 
-// adopt makes a connection of the giving process this server's: in the
-// table, in the hub on every channel it had joined, then watched by the
-// poller, and its unsent bytes written. A socket the poller refuses is
-// closed; its client reconnects.
-func (s *Server) adopt(r *handoff.Conn, fd int) {
+// adopt makes a connection of the giving process this server's, parked:
+// in the hub on every channel it had joined, so that it gets the
+// publications the giving process passes on, but neither read nor written
+// (frozen) nor in the table until unpark. Until the giving process is done,
+// a connection here must publish nothing: the publications of that time
+// are ordered by the giving process alone (handoff.go).
+func (s *Server) adopt(r *handoff.Conn, fd int) *conn {
 	remote, _ := netip.ParseAddrPort(r.Remote)
-	c := &conn{srv: s, fd: fd, seq: s.seq.Add(1), remote: remote, name: r.ID, state: stateHandshake,
+	c := &conn{srv: s, fd: fd, seq: s.seq.Add(1), remote: remote, name: r.ID, state: stateHandshake, frozen: true,
 		deflate: r.Deflate, inflate: r.Inflate, msgOp: ws.OpCode(r.MsgOp), msg: r.Message, client: r.Client, channels: r.Channels}
+	if r.Open {
+		c.state = stateOpen
+	}
 	if r.Identified {
 		c.ident = &auth.Identity{User: r.User, Info: r.Info}
 	}
@@ -142,9 +152,26 @@ func (s *Server) adopt(r *handoff.Conn, fd int) {
 	if len(r.Unsent) > 0 {
 		c.ob.push(r.Unsent)
 	}
+	for _, ch := range c.channels {
+		s.joinChannel([]byte(ch), c)
+	}
+	return c
+}
+
+// unpark puts an adopted connection in the table, starts its deadline,
+// watches its socket and writes what waits for it. One closed while
+// parked (as a slow consumer) is left alone: its socket is gone.
+func (c *conn) unpark() {
+	s := c.srv
+	c.mu.Lock()
+	gone := c.closed || c.released
+	c.frozen = false
+	c.mu.Unlock()
+	if gone {
+		return
+	}
 	s.conns.put(c)
-	if r.Open {
-		c.state = stateOpen
+	if c.state == stateOpen {
 		s.connOpened()
 		if len(c.rbuf) > 0 || c.msgOp != 0 {
 			c.readWait = true
@@ -153,18 +180,13 @@ func (s *Server) adopt(r *handoff.Conn, fd int) {
 	} else {
 		s.wheel.Set(c, time.Now().Add(s.cfg.HandshakeTimeout))
 	}
-	for _, ch := range c.channels {
-		s.joinChannel([]byte(ch), c)
-	}
-	if err := s.poller.Add(fd, netpoll.Readable, c.onEvent); err != nil {
+	if err := s.poller.Add(c.fd, netpoll.Readable, c.onEvent); err != nil {
 		s.stats.pollerErrors.Add(1)
 		s.log.Warn("register a connection taken over", "id", c.id(), "err", err)
 		c.requestClose(discPollerError)
 		return
 	}
-	if !c.ob.empty() {
-		c.Flush()
-	}
+	c.Flush()
 }
 
 func due(wait, now int64) int64 {

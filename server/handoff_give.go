@@ -46,6 +46,8 @@ type outItem struct {
 	conn *handoff.Conn
 	fd   int
 	pub  *handoff.Pub
+	hist []handoff.History
+	done bool
 }
 
 // requestEvery is how often the handoff asks again the connections it
@@ -73,6 +75,7 @@ func (s *Server) give(l *handoff.Link) {
 		g.abort(err, nil)
 		return
 	}
+	g.queueHistories()
 	go g.readAnswers()
 	go g.request()
 	if err := g.writeUntilDone(); err != nil {
@@ -103,6 +106,27 @@ func (g *giving) sendListeners() error {
 	return g.link.Send(handoff.KindListener, handoff.AppendText(nil, "admin"), []int{int(f.Fd())})
 }
 
+// queueHistories queues the histories this process keeps, before any
+// connection or publication: the new process goes on from them.
+func (g *giving) queueHistories() {
+	if g.s.ns == nil || g.s.remoteHistory {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var hs []handoff.History
+	for _, k := range g.s.hub.Histories() {
+		h := handoff.History{Channel: k.Channel, Epoch: k.Epoch, Last: k.Last, Touched: k.Touched, Entries: make([]handoff.Entry, len(k.Pubs))}
+		for i, e := range k.Pubs {
+			h.Entries[i] = handoff.Entry{At: e.At, Frame: e.Frame}
+		}
+		hs = append(hs, h)
+	}
+	if len(hs) > 0 {
+		g.queue = append(g.queue, outItem{hist: hs})
+	}
+}
+
 // request asks every connection's handler to hand it over, again every
 // requestEvery for those that could not go yet, until none is left that
 // can, or the shutdown timeout passes; then it queues Done. TLS
@@ -125,7 +149,7 @@ func (g *giving) request() {
 	g.mu.Lock()
 	if !g.stopped {
 		g.closing = true
-		g.queue = append(g.queue, outItem{})
+		g.queue = append(g.queue, outItem{done: true})
 	}
 	g.mu.Unlock()
 	g.notify()
@@ -154,12 +178,13 @@ func (g *giving) take(c *conn) {
 	g.notify()
 }
 
-// publish queues a publication locally with local, and for the new
-// process. After Done it returns only once the new process has queued it
-// too (or is gone).
-func (g *giving) publish(channel, frame []byte, offset uint64, local func(channel, frame []byte, offset uint64) int) int {
+// publish queues a publication locally with local, which returns the
+// subscribers reached, the frame and its offset on a channel with history,
+// and for the new process. After Done it returns only once the new process
+// has queued it too (or is gone).
+func (g *giving) publish(channel []byte, local func() (n int, frame []byte, offset uint64)) int {
 	g.mu.Lock()
-	n := local(channel, frame, offset)
+	n, frame, offset := local()
 	if g.stopped {
 		g.mu.Unlock()
 		return n
@@ -223,7 +248,7 @@ func (g *giving) writeUntilDone() error {
 			g.abort(err, items[sent:])
 			return err
 		}
-		if slices.Contains(items, outItem{}) {
+		if slices.ContainsFunc(items, func(it outItem) bool { return it.done }) {
 			close(g.done)
 			return nil
 		}
@@ -253,10 +278,14 @@ func (g *giving) writeAfterDone() {
 
 // Bounds of one message of connections: the descriptors one sendmsg may
 // carry, and bytes enough to keep the pipe busy without a large buffer.
-const (
-	batchConns = handoff.MaxFDs
-	batchBytes = 4 << 20
-)
+const batchBytes = 4 << 20
+
+var batchConns = handoff.MaxFDs
+
+// batchPause, set only by tests (export_test.go), is a pause after each
+// message of connections, which with small batches stretches a handoff so
+// that publications surely come in the middle of it.
+var batchPause time.Duration
 
 // send sends items in order, connections in batches, and closes each
 // socket once sent. It returns how many items went.
@@ -283,6 +312,7 @@ func (g *giving) send(items []outItem) (int, error) {
 				g.s.poller.CloseFD(fd) // the new process holds the socket now
 			}
 			g.s.ho.handed.Add(int64(len(fds)))
+			time.Sleep(batchPause)
 		case it.pub != nil:
 			var pubs []handoff.Pub
 			for ; i < len(items) && items[i].pub != nil; i++ {
@@ -292,6 +322,22 @@ func (g *giving) send(items []outItem) (int, error) {
 			if err := g.link.Send(handoff.KindPub, buf, nil); err != nil {
 				return i - len(pubs), err
 			}
+		case it.hist != nil:
+			for hs := it.hist; len(hs) > 0; {
+				k, size := 0, 0
+				for ; k < len(hs) && (k == 0 || size < batchBytes); k++ {
+					size += len(hs[k].Channel) + 64
+					for _, e := range hs[k].Entries {
+						size += len(e.Frame) + 16
+					}
+				}
+				buf = handoff.AppendHistories(buf[:0], hs[:k])
+				if err := g.link.Send(handoff.KindHistory, buf, nil); err != nil {
+					return i, err
+				}
+				hs = hs[k:]
+			}
+			i++
 		default:
 			if err := g.link.Send(handoff.KindDone, nil, nil); err != nil {
 				return i, err
@@ -353,7 +399,7 @@ func (g *giving) abort(err error, unsent []outItem) {
 	kept := 0
 	for _, it := range unsent {
 		if it.conn != nil {
-			s.adopt(it.conn, it.fd)
+			s.adopt(it.conn, it.fd).unpark()
 			kept++
 		}
 	}

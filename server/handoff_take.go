@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/netpoll"
 	"github.com/wsify/wsify/server/internal/handoff"
 )
@@ -36,8 +37,9 @@ func (s *Server) takeOver() error {
 	if err == nil {
 		err = s.openTaken()
 	}
+	var parked []*conn
 	if err == nil {
-		if err = s.adoptAll(l, first); err != nil {
+		if parked, err = s.adoptAll(l, first); err != nil {
 			s.stopAll() // the connections taken so far close with the process
 			netpoll.CloseListener(s.lfd)
 		}
@@ -45,6 +47,9 @@ func (s *Server) takeOver() error {
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("server: takeover from %s: %w", path, err)
+	}
+	for _, c := range parked {
+		c.unpark()
 	}
 	s.log.Info("took over", "connections", s.ho.taken.Load(), "took", time.Since(began).Round(time.Millisecond))
 	if err := s.serve(); err != nil {
@@ -118,21 +123,23 @@ func (s *Server) openTaken() error {
 }
 
 // adoptAll adopts the connections and queues the publications that come,
-// first the one given, until Done.
-func (s *Server) adoptAll(l *handoff.Link, m handoff.Message) error {
+// first the one given, until Done, and returns the connections parked.
+func (s *Server) adoptAll(l *handoff.Link, m handoff.Message) ([]*conn, error) {
+	var parked []*conn
 	for {
-		done, err := s.takeMessage(l, m)
+		done, err := s.takeMessage(l, m, &parked)
 		if err != nil || done {
-			return err
+			return parked, err
 		}
 		if m, err = l.Recv(); err != nil {
-			return err
+			return parked, err
 		}
 	}
 }
 
-// takeMessage acts on one message of the giving process; done reports Done.
-func (s *Server) takeMessage(l *handoff.Link, m handoff.Message) (done bool, err error) {
+// takeMessage acts on one message of the giving process, adding the
+// connections it adopts to parked; done reports Done.
+func (s *Server) takeMessage(l *handoff.Link, m handoff.Message, parked *[]*conn) (done bool, err error) {
 	switch m.Kind {
 	case handoff.KindConns:
 		recs, err := handoff.ParseConns(m.Payload)
@@ -144,7 +151,7 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message) (done bool, err
 			return false, err
 		}
 		for i := range recs {
-			s.adopt(&recs[i], m.FDs[i])
+			*parked = append(*parked, s.adopt(&recs[i], m.FDs[i]))
 		}
 		s.ho.taken.Add(int64(len(recs)))
 	case handoff.KindPub:
@@ -154,6 +161,14 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message) (done bool, err
 		}
 		for i := range pubs {
 			s.takePub(l, &pubs[i])
+		}
+	case handoff.KindHistory:
+		hs, err := handoff.ParseHistories(m.Payload)
+		if err != nil {
+			return false, err
+		}
+		for _, h := range hs {
+			s.restoreHistory(h)
 		}
 	case handoff.KindDone:
 		return true, nil
@@ -165,13 +180,31 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message) (done bool, err
 }
 
 // takePub queues a publication of the giving process on the subscribers
-// here, and acks it when asked.
+// here, under the same offset when it kept the channel's history (as this
+// process does now, Restore), and acks it when asked.
 func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
-	n := s.publishLocal(p.Channel, p.Frame, p.Offset)
+	var n int
+	ok := false
+	if p.Offset != 0 {
+		_, n, ok = s.hub.PublishAt(p.Channel, func(uint64) *hub.Message { return hub.NewMessage(p.Frame, s.variant()) })
+	}
+	if !ok {
+		n = s.publishLocal(p.Channel, p.Frame)
+	}
 	s.stats.deliveries.Add(uint64(n))
 	if p.Seq != 0 {
 		l.Send(handoff.KindAck, handoff.AppendSeq(nil, p.Seq), nil)
 	}
+}
+
+// restoreHistory keeps a history the giving process kept, when this one
+// keeps the channel's history too.
+func (s *Server) restoreHistory(h handoff.History) {
+	k := hub.Kept{Channel: h.Channel, Epoch: h.Epoch, Last: h.Last, Touched: h.Touched, Pubs: make([]hub.Entry, len(h.Entries))}
+	for i, e := range h.Entries {
+		k.Pubs[i] = hub.Entry{At: e.At, Frame: e.Frame}
+	}
+	s.hub.Restore(k, s.variant())
 }
 
 // takeLate takes the publications the old process makes after Done,
@@ -183,7 +216,12 @@ func (s *Server) takeLate(l *handoff.Link) {
 		if err != nil {
 			return
 		}
-		if _, err := s.takeMessage(l, m); err != nil {
+		var late []*conn // none should come; any that did would be served
+		_, err = s.takeMessage(l, m, &late)
+		for _, c := range late {
+			c.unpark()
+		}
+		if err != nil {
 			s.log.Warn("takeover: the old process sent what cannot be taken", "err", err)
 			return
 		}

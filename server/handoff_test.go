@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,4 +54,100 @@ func TestHandoffKeepsConnections(t *testing.T) {
 	expect(t, clients[0], `{"id":"b","ok":true}`)
 	fresh := dial(t, nu)
 	joinSync(t, fresh, "a")
+}
+
+// TestHandoffMidFrame: a connection handed over with half a frame read
+// and one with the first fragments of a message read finish them on the
+// new server, which runs both commands once.
+func TestHandoffMidFrame(t *testing.T) {
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path})
+	half := rawDial(t, old)
+	half.write(frame(opText, `{"command":"join","args":{"channel":"a"},"id":"j"}`))
+	half.expectText(`{"id":"j","ok":true}`)
+	bc := frame(opText, `{"command":"broadcast","args":{"channel":"a","content":"whole"},"id":"b"}`)
+	cut := len(bc) / 2
+	// One write: the server reads the ping and the half frame together, so
+	// the pong says the half frame is read.
+	half.write(append(frame(opPing, "p"), bc[:cut]...))
+	half.expectFrame(opPong, "p")
+
+	frag := rawDial(t, old)
+	frag.write(frame(opText, `{"command":"join","args":{"channel":"a"},"id":"j"}`))
+	frag.expectText(`{"id":"j","ok":true}`)
+	pieces := fragments(opText, `{"command":"broadcast","args":{"channel":"a","content":"pieces"},"id":"f"}`, 20, 40)
+	frag.write(pieces[0], pieces[1], frame(opPing, "q")) // a ping may come between fragments
+	frag.expectFrame(opPong, "q")
+
+	takeOver(t, old, path, server.Config{})
+	if _, unparsed, _, fragmented := server.HandoffCounts(old); unparsed == 0 || fragmented != 1 {
+		t.Fatalf("handed over %d bytes unparsed and %d messages begun: the test did not cut a frame and a message", unparsed, fragmented)
+	}
+	half.write(bc[cut:])
+	half.expectText(`{"channel":"a","content":"whole"}`)
+	half.expectText(`{"id":"b","ok":true}`)
+	frag.expectText(`{"channel":"a","content":"whole"}`)
+	frag.write(pieces[2])
+	frag.expectText(`{"channel":"a","content":"pieces"}`)
+	frag.expectText(`{"id":"f","ok":true}`)
+	half.expectText(`{"channel":"a","content":"pieces"}`)
+}
+
+// TestHandoffHalfWrittenOutbox: a subscriber that does not read has
+// publications queued and a frame half written when it is handed over;
+// once it reads it gets every one, whole, once, in order, then those of
+// the new server.
+func TestHandoffHalfWrittenOutbox(t *testing.T) {
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path, OutboxBytes: 32 << 20})
+	slow := dialSmallWindow(t, old)
+	slow.write(frame(opText, `{"command":"join","args":{"channel":"slow"},"id":"j"}`))
+	slow.expectText(`{"id":"j","ok":true}`)
+	const n = 128 // of about 60 KB: more than the kernel's buffers hold
+	pad := strings.Repeat("x", 60000)
+	msg := func(i int) string { return fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad) }
+	for i := range n {
+		postToChannel(t, old, "slow", msg(i))
+	}
+	nu := takeOver(t, old, path, server.Config{OutboxBytes: 32 << 20})
+	if _, _, unsent, _ := server.HandoffCounts(old); unsent == 0 {
+		t.Fatal("nothing was left unsent at the handoff: the test did not fill the socket")
+	}
+	postToChannel(t, nu, "slow", msg(n))
+	for i := range n + 1 {
+		slow.expectText(`{"channel":"slow","content":` + msg(i) + `}`)
+	}
+}
+
+// TestHandoffPublicationsInFlight: publications made while the handoff
+// runs, by POST on fresh connections that land on either server and by
+// clients broadcasting from connections handed over at any moment, reach
+// every subscriber once and in order, and no connection closes and no
+// POST or upgrade fails.
+func TestHandoffPublicationsInFlight(t *testing.T) {
+	defer server.SlowHandoff(5, 10*time.Millisecond)() // 20 batches over 200ms at least
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path})
+	const subs, active = 100, 10
+	var subscribers []*subscriber
+	for range subs {
+		c := dial(t, old)
+		joinSync(t, c, "live")
+		subscribers = append(subscribers, watch(t, c))
+	}
+	for i, s := range subscribers[:active] {
+		go broadcastEvery(t, s.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, s)
+	}
+	addr := old.Addr().String()
+	p := startPoster(t, addr, "live", 5*time.Millisecond)
+	up := startUpgrader(t, addr, 5*time.Millisecond)
+	eventually(t, "publications before the handoff", func() bool { return p.sent() >= 40 })
+	takeOver(t, old, path, server.Config{})
+	at := p.sent()
+	eventually(t, "publications after the handoff", func() bool { return p.sent() >= at+40 })
+	want := stopPublishers(t, p, up, subscribers[:active])
+	for i, s := range subscribers {
+		s.waitFor(t, want, fmt.Sprintf("subscriber %d", i))
+	}
+	t.Logf("publications: %v; %d by POST before the handoff ended; %d upgrades", want, at, up.n.Load())
 }

@@ -54,13 +54,13 @@ func (s *Server) publish(channel, frame []byte) (int, error) {
 // with its compressed form built on demand when compression is on.
 func (s *Server) publishFrame(channel, frame []byte) int {
 	if g := s.ho.giving.Load(); g != nil { // a new process takes the subscribers over (handoff_give.go)
-		return g.publish(channel, frame, 0, s.publishLocal)
+		return g.publish(channel, func() (int, []byte, uint64) { return s.publishLocal(channel, frame), frame, 0 })
 	}
-	return s.publishLocal(channel, frame, 0)
+	return s.publishLocal(channel, frame)
 }
 
 // publishLocal queues an encoded publication on the local subscribers.
-func (s *Server) publishLocal(channel, frame []byte, _ uint64) int {
+func (s *Server) publishLocal(channel, frame []byte) int {
 	if !s.cfg.Compression {
 		return s.hub.Publish(channel, frame)
 	}
