@@ -38,6 +38,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			log.Warn("cannot tell systemd", "err", err)
 		}
 	}
+	// Signals are caught before Start: a reload asked for as soon as the
+	// service manager hears READY must not kill the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
 	srv, err := server.New(o.server)
 	if err == nil {
 		err = srv.Start()
@@ -46,15 +50,13 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wsify:", err)
 		return 1
 	}
-	return serveUntilSignal(srv, o.server, args)
+	return serveUntilSignal(srv, o.server, args, sig)
 }
 
 // serveUntilSignal serves until SIGINT or SIGTERM (a shutdown), or until
 // a process started on SIGUSR2 (reload.go), or with --takeover from
 // elsewhere, has taken everything over.
-func serveUntilSignal(srv *server.Server, cfg server.Config, args []string) int {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+func serveUntilSignal(srv *server.Server, cfg server.Config, args []string, sig <-chan os.Signal) int {
 	for {
 		select {
 		case <-srv.HandedOver():
