@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/server"
+	"github.com/wsify/wsify/server/servertest"
 )
 
 // takeOver starts a server that takes old's sockets over on path and
@@ -150,4 +152,62 @@ func TestHandoffPublicationsInFlight(t *testing.T) {
 		s.waitFor(t, want, fmt.Sprintf("subscriber %d", i))
 	}
 	t.Logf("publications: %v; %d by POST before the handoff ended; %d upgrades", want, at, up.n.Load())
+}
+
+// TestHandoffDrainsTLSConnections: TLS connections cannot change process
+// (their crypto state is the old one's); in a handoff they get the gentle
+// drain: what was queued, then close 1001 with a reconnect delay within
+// the drain period. The new process serves TLS on the same listener.
+func TestHandoffDrainsTLSConnections(t *testing.T) {
+	const period = 500 * time.Millisecond
+	path := controlPath(t)
+	cfg := server.Config{ControlSocket: path, DrainPeriod: period}
+	old := startTLS(t, cfg)
+	clients := make([]*websocket.Conn, 5)
+	for i := range clients {
+		clients[i] = dialWSS(t, old)
+		joinSync(t, clients[i], "a")
+	}
+	postTLS(t, old, "a", `"queued"`)
+	began := time.Now()
+	results := make(chan drained, len(clients))
+	for _, c := range clients {
+		go func() { results <- readUntilClose(c, began) }()
+	}
+	c := servertest.SelfSigned(t)
+	cfg.TLSCertFile, cfg.TLSKeyFile = c.CertFile, c.KeyFile
+	nu := takeOver(t, old, path, cfg)
+	for range clients {
+		r := <-results
+		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != 1 {
+			t.Fatalf("a TLS client got %d publications, then close %d %q (%v)", r.received, r.code, r.reason, r.err)
+		}
+		var reason struct {
+			DelayMS int64 `json:"delay_ms"`
+		}
+		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
+			t.Fatalf("close reason %q: want a delay_ms from 0 to %d", r.reason, period.Milliseconds())
+		}
+	}
+	if conns, _, _, _ := server.HandoffCounts(old); conns != 0 {
+		t.Fatalf("%d TLS connections handed over", conns)
+	}
+	fresh := dialWSS(t, nu)
+	joinSync(t, fresh, "a")
+	postTLS(t, nu, "a", `"new"`)
+	expect(t, fresh, `{"channel":"a","content":"new"}`)
+}
+
+// postTLS publishes by POST /broadcast over https and wants 201.
+func postTLS(t testing.TB, s *server.Server, channel, content string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"channel":%q,"content":%s}`, channel, content)
+	resp, err := httpsClient(t).Post(fmt.Sprintf("https://%s/broadcast", s.Addr()), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST /broadcast: %s", resp.Status)
+	}
 }
