@@ -81,8 +81,8 @@ func (s *Server) give(l *handoff.Link) {
 	if err := g.writeUntilDone(); err != nil {
 		return // aborted
 	}
-	handed := s.ho.handed.Load()
-	s.log.Info("handed over to the new process", "connections", handed, "took", time.Since(began).Round(time.Millisecond), "left", s.conns.len())
+	s.log.Info("handed over to the new process", "connections", s.ho.handed.Load(), "took", time.Since(began).Round(time.Millisecond),
+		"left", s.conns.len(), "unsent_bytes", s.ho.unsent.Load(), "unparsed_bytes", s.ho.unparsed.Load(), "messages_begun", s.ho.fragmented.Load())
 	go g.writeAfterDone()
 	g.finish()
 }
