@@ -171,6 +171,9 @@ func (s *Server) leaveChannel(name []byte, c *conn) {
 // fromBroker fans out another node's publication locally, as received: it
 // was encoded once by the publishing node.
 func (s *Server) fromBroker(channel, frame []byte) {
+	if s.ho.taking.Load() { // the old process passes these on until it is done (handoff.go)
+		return
+	}
 	if !protocol.IsServerTextFrame(frame) {
 		s.log.Debug("broker message is not a text frame; dropped", "channel", string(channel), "bytes", len(frame))
 		return

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsify/wsify/hub"
+	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/handoff"
 )
 
@@ -185,7 +187,9 @@ func (g *giving) take(c *conn) {
 func (g *giving) publish(channel []byte, local func() (n int, frame []byte, offset uint64)) int {
 	g.mu.Lock()
 	n, frame, offset := local()
-	if g.stopped {
+	// After Done a networked broker brings the new process every
+	// publication, this one's too: passing them on would double them.
+	if g.stopped || (g.closing && g.s.link.pubs != nil) {
 		g.mu.Unlock()
 		return n
 	}
@@ -210,6 +214,17 @@ func (g *giving) publish(channel []byte, local func() (n int, frame []byte, offs
 		t.Stop()
 	}
 	return n
+}
+
+// deliverAtGiving is fromBrokerAt during a handoff: the publication of a
+// channel whose history the broker keeps goes to the local subscribers
+// and, with its offset, to the new process.
+func (s *Server) deliverAtGiving(g *giving, channel []byte, offset uint64, content []byte) {
+	frame := protocol.HistoryFrame(channel, offset, content)
+	n := g.publish(channel, func() (int, []byte, uint64) {
+		return s.hub.DeliverAt(channel, offset, func() *hub.Message { return hub.NewMessage(frame, s.variant()) }), frame, offset
+	})
+	s.stats.deliveries.Add(uint64(n))
 }
 
 func (g *giving) notify() {

@@ -33,6 +33,8 @@ func (s *Server) takeOver() error {
 		return fmt.Errorf("server: takeover from %s: %w", path, err)
 	}
 	began := time.Now()
+	s.ho.taking.Store(true)
+	defer s.ho.taking.Store(false)
 	first, err := s.takeListeners(l)
 	if err == nil {
 		err = s.openTaken()
@@ -48,6 +50,7 @@ func (s *Server) takeOver() error {
 		l.Close()
 		return fmt.Errorf("server: takeover from %s: %w", path, err)
 	}
+	s.ho.taking.Store(false) // from here the broker's messages are this process's to deliver
 	for _, c := range parked {
 		c.unpark()
 	}
@@ -185,7 +188,10 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message, parked *[]*conn
 func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
 	var n int
 	ok := false
-	if p.Offset != 0 {
+	switch {
+	case p.Offset != 0 && s.remoteHistory:
+		n, ok = s.hub.DeliverAt(p.Channel, p.Offset, func() *hub.Message { return hub.NewMessage(p.Frame, s.variant()) }), true
+	case p.Offset != 0:
 		_, n, ok = s.hub.PublishAt(p.Channel, func(uint64) *hub.Message { return hub.NewMessage(p.Frame, s.variant()) })
 	}
 	if !ok {

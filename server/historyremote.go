@@ -43,6 +43,13 @@ func (s *Server) publishRemote(channel, content []byte) (*protocol.Position, err
 
 // fromBrokerAt fans out a publication with history, encoded once here.
 func (s *Server) fromBrokerAt(channel []byte, offset uint64, content []byte) {
+	if s.ho.taking.Load() { // the old process passes these on until it is done (handoff.go)
+		return
+	}
+	if g := s.ho.giving.Load(); g != nil {
+		s.deliverAtGiving(g, channel, offset, content)
+		return
+	}
 	n := s.hub.DeliverAt(channel, offset, func() *hub.Message {
 		frame := protocol.HistoryFrame(channel, offset, content)
 		if s.cfg.Compression {

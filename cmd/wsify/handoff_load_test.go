@@ -102,7 +102,8 @@ func TestHandoffUnderLoad(t *testing.T) {
 	frag.finish(t)
 	slow.readAll(t)
 	t.Logf("checked in %v", time.Since(phase).Round(time.Millisecond))
-	t.Logf("%d POSTs (%d on live), %d client broadcasts, %d upgrades, no failure", p.n.Load(), want["live"], sum(live)-want["live"], up.n.Load())
+	t.Logf("%d POSTs (%d on live, the slowest %v), %d client broadcasts, %d upgrades (the slowest %v), no failure",
+		p.n.Load(), want["live"], p.slowest.Round(time.Millisecond), sum(live)-want["live"], up.n.Load(), up.slowest.Round(time.Millisecond))
 }
 
 // handoffConns is the idle connections to hand over: 10,000, or fewer when
@@ -187,11 +188,12 @@ func (f *fleetProc) check(t testing.TB, counts map[string]int) fleetReport {
 // the channel "live" and the idle groups idle-0..idle-99, each channel's
 // publications numbered from 0: {"p":"post","i":n}.
 type loadPoster struct {
-	n    atomic.Int64
-	stop chan struct{}
-	done chan struct{}
-	err  error
-	sent map[string]int // publications acknowledged per channel; the poster's until done
+	n       atomic.Int64
+	stop    chan struct{}
+	done    chan struct{}
+	err     error
+	sent    map[string]int // publications acknowledged per channel; the poster's until done
+	slowest time.Duration  // the longest POST; the poster's until done
 }
 
 func startLoadPoster(t testing.TB, addr string, perSecond int) *loadPoster {
@@ -213,6 +215,7 @@ func startLoadPoster(t testing.TB, addr string, perSecond int) *loadPoster {
 				ch = fmt.Sprintf("idle-%d", (k/2)%100)
 			}
 			body := fmt.Sprintf(`{"channel":%q,"content":{"p":"post","i":%d}}`, ch, p.sent[ch])
+			sent := time.Now()
 			resp, err := hc.Post("http://"+addr+"/broadcast", "application/json", strings.NewReader(body))
 			if err == nil {
 				resp.Body.Close()
@@ -226,6 +229,7 @@ func startLoadPoster(t testing.TB, addr string, perSecond int) *loadPoster {
 			}
 			p.sent[ch]++
 			p.n.Add(1)
+			p.slowest = max(p.slowest, time.Since(sent))
 		}
 	}()
 	t.Cleanup(func() { p.halt(nil) })
@@ -249,10 +253,11 @@ func (p *loadPoster) halt(t testing.TB) map[string]int {
 
 // dialLoop opens and closes a WebSocket connection every d.
 type dialLoop struct {
-	n    atomic.Int64
-	stop chan struct{}
-	done chan struct{}
-	err  error
+	n       atomic.Int64
+	stop    chan struct{}
+	done    chan struct{}
+	err     error
+	slowest time.Duration // the longest upgrade; the loop's until done
 }
 
 func startDialLoop(t testing.TB, addr string, every time.Duration) *dialLoop {
@@ -266,11 +271,13 @@ func startDialLoop(t testing.TB, addr string, every time.Duration) *dialLoop {
 				return
 			case <-time.After(every):
 			}
+			began := time.Now()
 			c, _, err := d.Dial("ws://"+addr+"/ws", nil)
 			if err != nil {
 				u.err = fmt.Errorf("upgrade %d: %w", u.n.Load(), err)
 				return
 			}
+			u.slowest = max(u.slowest, time.Since(began))
 			c.Close()
 			u.n.Add(1)
 		}
