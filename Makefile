@@ -52,7 +52,8 @@ FUZZMINIMIZE ?= 20000x
 FUZZERS := protocol:FuzzDecode protocol:FuzzDecodePublication protocol:FuzzValid \
 	protocol:FuzzParseHeader protocol:FuzzChannelName protocol:FuzzIsServerTextFrame \
 	server/internal/tlsio:FuzzHelloDone server/internal/httphead:FuzzNormalizeOrigin \
-	server/internal/httphead:FuzzEachHeader server/internal/httphead:FuzzRequestLine
+	server/internal/httphead:FuzzEachHeader server/internal/httphead:FuzzRequestLine \
+	server/internal/handoff:FuzzParse
 fuzz:
 	@for pf in $(FUZZERS); do \
 		pkg=$${pf%%:*}; f=$${pf#*:}; \
