@@ -71,3 +71,20 @@ func (h *Hub) Restore(k Kept, variant func(frame []byte) []byte) bool {
 	h.charge(delta)
 	return true
 }
+
+// Names returns the channels that have subscribers (pending joiners
+// included).
+func (h *Hub) Names() []string {
+	var names []string
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for name, ch := range sh.channels {
+			if ch.len() > 0 {
+				names = append(names, name)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return names
+}

@@ -171,7 +171,7 @@ func (s *Server) leaveChannel(name []byte, c *conn) {
 // fromBroker fans out another node's publication locally, as received: it
 // was encoded once by the publishing node.
 func (s *Server) fromBroker(channel, frame []byte) {
-	if s.ho.taking.Load() { // the old process passes these on until it is done (handoff.go)
+	if !s.fromOwnBroker(channel, frame, 0) { // during a takeover (handoff_switch.go)
 		return
 	}
 	if !protocol.IsServerTextFrame(frame) {

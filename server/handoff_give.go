@@ -39,6 +39,7 @@ type giving struct {
 	queue   []outItem                // guarded by mu
 	stopped bool                     // nothing more goes on the queue; guarded by mu
 	closing bool                     // Done is queued: publications ask for an ack; guarded by mu
+	ended   bool                     // End is queued: nothing more is passed on; guarded by mu
 	seq     uint64                   // numbers the publications that ask for an ack; guarded by mu
 	acks    map[uint64]chan struct{} // publications awaiting their ack; guarded by mu
 }
@@ -50,6 +51,7 @@ type outItem struct {
 	pub  *handoff.Pub
 	hist []handoff.History
 	done bool
+	end  bool
 }
 
 // requestEvery is how often the handoff asks again the connections it
@@ -167,7 +169,7 @@ func (g *giving) take(c *conn) {
 	}
 	s := c.srv
 	for _, ch := range c.channels {
-		s.leaveChannel([]byte(ch), c)
+		s.leaveKeepingBroker([]byte(ch), c)
 	}
 	open := c.state == stateOpen
 	r := c.record()
@@ -180,6 +182,17 @@ func (g *giving) take(c *conn) {
 	g.notify()
 }
 
+// leaveKeepingBroker takes c out of the hub, but not this process out of
+// the broker: with a networked broker, this process goes on passing the
+// channel's publications on until the new one has switched to its own
+// subscription (handoff_switch.go); they end with the broker at shutdown.
+func (s *Server) leaveKeepingBroker(name []byte, c *conn) {
+	mu := s.link.stripe(name)
+	mu.Lock()
+	defer mu.Unlock()
+	s.hub.Leave(name, c)
+}
+
 // publish queues a publication locally with local, which returns the
 // subscribers reached, the frame and its offset on a channel with history,
 // and for the new process. After Done it returns only once the new process
@@ -187,15 +200,15 @@ func (g *giving) take(c *conn) {
 func (g *giving) publish(channel []byte, local func() (n int, frame []byte, offset uint64)) int {
 	g.mu.Lock()
 	n, frame, offset := local()
-	// After Done a networked broker brings the new process every
-	// publication, this one's too: passing them on would double them.
-	if g.stopped || (g.closing && g.s.link.pubs != nil) {
+	if g.stopped || g.ended {
 		g.mu.Unlock()
 		return n
 	}
 	p := &handoff.Pub{Channel: bytes.Clone(channel), Frame: frame, Offset: offset}
 	var ack chan struct{}
-	if g.closing {
+	// With a networked broker the new process holds its connections until
+	// End, and publishes nothing before: there is nothing to order against.
+	if g.closing && g.s.link.pubs == nil {
 		g.seq++
 		p.Seq, ack = g.seq, make(chan struct{})
 		g.acks[p.Seq] = ack
@@ -353,6 +366,11 @@ func (g *giving) send(items []outItem) (int, error) {
 				hs = hs[k:]
 			}
 			i++
+		case it.end:
+			if err := g.link.Send(handoff.KindEnd, nil, nil); err != nil {
+				return i, err
+			}
+			i++
 		default:
 			if err := g.link.Send(handoff.KindDone, nil, nil); err != nil {
 				return i, err
@@ -383,6 +401,8 @@ func (g *giving) readAnswers() {
 			}
 		case handoff.KindReady:
 			g.readyOnce.Do(func() { close(g.ready) })
+		case handoff.KindSwitched:
+			time.AfterFunc(switchMargin, g.endForward)
 		case handoff.KindRefuse:
 			reason, _ := handoff.ParseText(m.Payload)
 			g.s.log.Warn("the new process gave up the takeover", "reason", reason)

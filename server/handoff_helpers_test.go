@@ -137,17 +137,18 @@ func broadcastEvery(t testing.TB, c *websocket.Conn, name string, d time.Duratio
 	}
 }
 
-// seqPoster publishes {"p":"post","i":n} by POST, each on a fresh connection
+// seqPoster publishes {"p":name,"i":n} by POST, each on a fresh connection
 // once the last one was answered.
 type seqPoster struct {
+	name string
 	n    atomic.Int64
 	stop chan struct{}
 	done chan struct{}
 	err  error // set before done is closed
 }
 
-func startPoster(t testing.TB, addr, channel string, every time.Duration) *seqPoster {
-	p := &seqPoster{stop: make(chan struct{}), done: make(chan struct{})}
+func startPoster(t testing.TB, name, addr, channel string, every time.Duration) *seqPoster {
+	p := &seqPoster{name: name, stop: make(chan struct{}), done: make(chan struct{})}
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
 	go func() {
 		defer close(p.done)
@@ -157,7 +158,7 @@ func startPoster(t testing.TB, addr, channel string, every time.Duration) *seqPo
 				return
 			default:
 			}
-			body := fmt.Sprintf(`{"channel":%q,"content":{"p":"post","i":%d}}`, channel, i)
+			body := fmt.Sprintf(`{"channel":%q,"content":{"p":%q,"i":%d}}`, channel, p.name, i)
 			resp, err := hc.Post("http://"+addr+"/broadcast", "application/json", strings.NewReader(body))
 			if err == nil {
 				resp.Body.Close()
@@ -239,7 +240,7 @@ func stopPublishers(t testing.TB, p *seqPoster, u *dialLoop, active []*subscribe
 	if p.err != nil || u.err != nil {
 		t.Fatalf("seqPoster: %v; dialLoop: %v", p.err, u.err)
 	}
-	want := map[string]int{"post": int(p.n.Load())}
+	want := map[string]int{p.name: int(p.n.Load())}
 	for i, s := range active {
 		s.mu.Lock()
 		s.stopSending = true

@@ -19,18 +19,10 @@ import (
 // it holds), and accepts once the other says Done.
 func (s *Server) takeOver() error {
 	path := s.cfg.TakeoverFrom
-	l, err := handoff.Dial(path)
+	fail := func(err error) error { return fmt.Errorf("server: takeover from %s: %w", path, err) }
+	l, err := greet(path)
 	if err != nil {
-		return fmt.Errorf("server: takeover: %w", err)
-	}
-	hello := handoff.AppendHello(nil, handoff.Hello{Version: handoff.Version(), PID: os.Getpid()})
-	if err := l.Send(handoff.KindHello, hello, nil); err != nil {
-		l.Close()
-		return fmt.Errorf("server: takeover from %s: %w", path, err)
-	}
-	if _, err := recvHello(l, func(*net.UnixConn) error { return nil }); err != nil {
-		l.Close()
-		return fmt.Errorf("server: takeover from %s: %w", path, err)
+		return fail(err)
 	}
 	began := time.Now()
 	s.ho.taking.Store(true)
@@ -39,16 +31,19 @@ func (s *Server) takeOver() error {
 	if err == nil {
 		err = s.openTaken()
 	}
-	var parked []*conn
-	if err == nil {
-		if parked, err = s.adoptAll(l, first); err != nil {
-			s.stopAll() // the connections taken so far close with the process
-			netpoll.CloseListener(s.lfd)
-		}
-	}
 	if err != nil {
 		l.Close()
-		return fmt.Errorf("server: takeover from %s: %w", path, err)
+		return fail(err)
+	}
+	parked, err := s.adoptAll(l, first)
+	if err == nil && s.link.pubs != nil {
+		err = s.switchBroker(l, &parked)
+	}
+	if err != nil {
+		s.stopAll() // the connections taken so far close with the process
+		netpoll.CloseListener(s.lfd)
+		l.Close()
+		return fail(err)
 	}
 	s.ho.taking.Store(false) // from here the broker's messages are this process's to deliver
 	for _, c := range parked {
@@ -62,6 +57,24 @@ func (s *Server) takeOver() error {
 	l.Send(handoff.KindReady, nil, nil)
 	go s.takeLate(l)
 	return nil
+}
+
+// greet connects to the control socket at path and exchanges Hellos.
+func greet(path string) (*handoff.Link, error) {
+	l, err := handoff.Dial(path)
+	if err != nil {
+		return nil, err
+	}
+	hello := handoff.AppendHello(nil, handoff.Hello{Version: handoff.Version(), PID: os.Getpid()})
+	if err := l.Send(handoff.KindHello, hello, nil); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if _, err := recvHello(l, func(*net.UnixConn) error { return nil }); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // takeListeners receives the listening sockets, and returns the first
@@ -186,6 +199,10 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message, parked *[]*conn
 // here, under the same offset when it kept the channel's history (as this
 // process does now, Restore), and acks it when asked.
 func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
+	if d := s.ho.dedupe.Load(); d != nil && !d.admit(pathOld, p.Channel, p.Frame, s.brokerOffset(p.Offset)) {
+		s.ackPub(l, p)
+		return // the broker brought it first
+	}
 	var n int
 	ok := false
 	switch {
@@ -198,9 +215,22 @@ func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
 		n = s.publishLocal(p.Channel, p.Frame)
 	}
 	s.stats.deliveries.Add(uint64(n))
+	s.ackPub(l, p)
+}
+
+func (s *Server) ackPub(l *handoff.Link, p *handoff.Pub) {
 	if p.Seq != 0 {
 		l.Send(handoff.KindAck, handoff.AppendSeq(nil, p.Seq), nil)
 	}
+}
+
+// brokerOffset is the offset that names a publication on the broker: on
+// a channel whose history the broker keeps, its offset; else none.
+func (s *Server) brokerOffset(offset uint64) uint64 {
+	if s.remoteHistory {
+		return offset
+	}
+	return 0
 }
 
 // restoreHistory keeps a history the giving process kept, when this one

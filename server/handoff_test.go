@@ -10,6 +10,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/internal/brokertest"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
 )
@@ -141,7 +143,7 @@ func TestHandoffPublicationsInFlight(t *testing.T) {
 		go broadcastEvery(t, s.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, s)
 	}
 	addr := old.Addr().String()
-	p := startPoster(t, addr, "live", 5*time.Millisecond)
+	p := startPoster(t, "post", addr, "live", 5*time.Millisecond)
 	up := startUpgrader(t, addr, 5*time.Millisecond)
 	eventually(t, "publications before the handoff", func() bool { return p.sent() >= 40 })
 	takeOver(t, old, path, server.Config{})
@@ -210,4 +212,45 @@ func postTLS(t testing.TB, s *server.Server, channel, content string) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("POST /broadcast: %s", resp.Status)
 	}
+}
+
+// TestHandoffWithRedis: with a networked broker, the publications of
+// another node made all along the handoff, those of the old and the new
+// process, and the clients' broadcasts, reach every subscriber once and
+// in order, across the switch from the old process's subscription to the
+// new one's.
+func TestHandoffWithRedis(t *testing.T) {
+	defer server.SlowHandoff(5, 10*time.Millisecond)()
+	r := brokertest.StartRedis(t)
+	bcfg := broker.Config{Driver: "redis", URL: r.URL()}
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path, Broker: bcfg})
+	other := start(t, server.Config{Broker: bcfg})
+	const subs, active = 60, 6
+	var subscribers []*subscriber
+	for range subs {
+		c := dial(t, old)
+		joinSync(t, c, "live")
+		subscribers = append(subscribers, watch(t, c))
+	}
+	for i, s := range subscribers[:active] {
+		go broadcastEvery(t, s.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, s)
+	}
+	remote := startPoster(t, "remote", other.Addr().String(), "live", 2*time.Millisecond)
+	local := startPoster(t, "post", old.Addr().String(), "live", 5*time.Millisecond)
+	up := startUpgrader(t, old.Addr().String(), 5*time.Millisecond)
+	eventually(t, "publications before the handoff", func() bool { return remote.sent() >= 50 && local.sent() >= 20 })
+	takeOver(t, old, path, server.Config{Broker: bcfg})
+	at := remote.sent()
+	eventually(t, "publications after the handoff", func() bool { return remote.sent() >= at+100 })
+	remote.halt()
+	if remote.err != nil {
+		t.Fatal(remote.err)
+	}
+	want := stopPublishers(t, local, up, subscribers[:active])
+	want["remote"] = int(remote.n.Load())
+	for i, s := range subscribers {
+		s.waitFor(t, want, fmt.Sprintf("subscriber %d", i))
+	}
+	t.Logf("publications: %v", want)
 }

@@ -43,7 +43,7 @@ func (s *Server) publishRemote(channel, content []byte) (*protocol.Position, err
 
 // fromBrokerAt fans out a publication with history, encoded once here.
 func (s *Server) fromBrokerAt(channel []byte, offset uint64, content []byte) {
-	if s.ho.taking.Load() { // the old process passes these on until it is done (handoff.go)
+	if !s.fromOwnBroker(channel, nil, offset) { // during a takeover (handoff_switch.go)
 		return
 	}
 	if g := s.ho.giving.Load(); g != nil {

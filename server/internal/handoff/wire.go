@@ -10,9 +10,9 @@ import (
 type Kind byte
 
 // The kinds of message, in the order a handoff sends them. The giving
-// process sends Hello, Listener, History, Conns, Pub and Done; the taking
-// one sends Hello, Ack and Ready; either may send Refuse instead of its
-// Hello.
+// process sends Hello, Listener, History, Conns, Pub, Done and End; the
+// taking one sends Hello, Switched, Ack and Ready; either may send Refuse
+// instead of its Hello.
 const (
 	KindHello    Kind = 'H' // the protocol version, first each way
 	KindRefuse   Kind = 'R' // why the other side is refused; the link closes
@@ -23,6 +23,11 @@ const (
 	KindDone     Kind = 'D' // every connection that could go has gone
 	KindAck      Kind = 'A' // a publication that asked for it was delivered
 	KindReady    Kind = 'K' // the taking process serves; the giving one may go
+	// With a networked broker, after Done: the taking process takes its
+	// broker's messages now (Switched); the giving one passes on nothing
+	// more (End).
+	KindSwitched Kind = 'S'
+	KindEnd      Kind = 'E'
 )
 
 // HeaderLen is the size of a message header.
