@@ -50,7 +50,7 @@ var wrapBroker = func(b broker.Broker) broker.Broker { return b }
 // openBroker starts the broker. Its messages feed the hub, which Start
 // creates later: none can come before a client has joined a channel.
 func (s *Server) openBroker() error {
-	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState, Publication: s.fromBrokerAt})
+	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.brokerMessage, State: s.brokerState, Publication: s.brokerPublication})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -171,9 +171,6 @@ func (s *Server) leaveChannel(name []byte, c *conn) {
 // fromBroker fans out another node's publication locally, as received: it
 // was encoded once by the publishing node.
 func (s *Server) fromBroker(channel, frame []byte) {
-	if !s.fromOwnBroker(channel, frame, 0) { // during a takeover (handoff_switch.go)
-		return
-	}
 	if !protocol.IsServerTextFrame(frame) {
 		s.log.Debug("broker message is not a text frame; dropped", "channel", string(channel), "bytes", len(frame))
 		return

@@ -41,7 +41,6 @@ import (
 type handoffState struct {
 	giving  atomic.Pointer[giving] // the handoff under way; publications go through it (publish.go)
 	handing atomic.Bool            // the listener is being or was handed over: accept nothing
-	taking  atomic.Bool            // taking over, until the old process is done: broker messages come from it
 	dedupe  atomic.Pointer[dedupe] // switching from the old process's broker subscription to ours (handoff_switch.go)
 	handed  atomic.Int64           // connections handed to a new process
 	taken   atomic.Int64           // connections taken over from an old one

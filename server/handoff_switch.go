@@ -12,21 +12,24 @@ import (
 
 // With a networked broker both processes are subscribed for a while, and
 // the publications of other nodes reach both. Until Done the new process
-// takes none from its broker: the old one passes on everything it
+// delivers none from its broker: the old one passes on everything it
 // delivers. Then the new process, its connections still parked, waits
-// until the broker has confirmed its subscriptions, starts taking its
-// broker's messages and says Switched; the old one passes on for
-// switchMargin more, so that a publication the new process's broker
-// brought just before the switch is passed on too, then says End. In
-// between, a publication may come both ways: the new process counts, per
-// channel and frame, how often each path brought it, and delivers an
-// arrival only when its path has brought it more often than the other, so
-// each comes once, the first time it comes, and in order (each path keeps
-// the broker's order of a channel). An identical publication made twice
-// is counted twice, and delivered twice. Only then do the connections go
-// live: none of them can have published meanwhile, so what the old
-// process passes on is what the broker carries.
-
+// until the broker has confirmed its subscriptions, switches to its
+// broker and says Switched; the old one passes on for switchMargin more,
+// so that what the new process's broker brought before the switch is
+// passed on too, then says End. Only then do the connections go live: none
+// of them can have published meanwhile, so both paths carry the same
+// publications, each in the broker's order of its channel.
+//
+// From the start of the takeover the new process counts, per publication
+// (channel and frame, or offset on a channel whose history the broker
+// keeps), how often each path brought it and how often it was delivered:
+// an arrival is delivered when it is the first to bring that copy. Its
+// broker's arrivals before the switch are counted, never delivered (the
+// old path brings them); after the switch they wait, in order, until the
+// old path has brought everything the broker brought before the switch,
+// so that a lagging old path cannot be overtaken. Deciding and delivering
+// happen under one lock, so the two paths' deliveries keep one order.
 // switchMargin is how long the old process goes on passing publications
 // on after the new one has switched: more than two subscriptions of one
 // broker ever lag each other.
@@ -41,27 +44,35 @@ const dedupeGrace = time.Second
 // round trip.
 const unconfirmedWait = 250 * time.Millisecond
 
-// Paths a publication reaches the new process by during the switch.
-const (
-	pathOld    = iota // passed on by the old process
-	pathBroker        // from this process's broker subscription
-)
-
-// dedupe counts the arrivals of each publication by each path.
+// dedupe is the count of a takeover with a networked broker.
 type dedupe struct {
-	seed   maphash.Seed
-	mu     sync.Mutex
-	counts map[uint64]*[2]uint32 // guarded by mu
+	seed maphash.Seed
+	// mu is held across a delivery, so that the order decided is the order
+	// delivered; it is above the hub's locks (locksordering.txt).
+	mu       sync.Mutex
+	counts   map[uint64]*arrivals // guarded by mu
+	switched bool                 // the broker's arrivals may be delivered; guarded by mu
+	early    int                  // broker arrivals before the switch the old path has not brought yet; guarded by mu
+	held     []heldArrival        // broker arrivals after the switch, waiting for early to reach 0; guarded by mu
+}
+
+// arrivals counts the copies of one publication.
+type arrivals struct {
+	old, broker, delivered uint32
+	early                  uint32 // of broker, those before the switch not yet matched by old
+}
+
+type heldArrival struct {
+	a       *arrivals
+	n       uint32 // which copy: the broker's n-th
+	deliver func()
 }
 
 func newDedupe() *dedupe {
-	return &dedupe{seed: maphash.MakeSeed(), counts: map[uint64]*[2]uint32{}}
+	return &dedupe{seed: maphash.MakeSeed(), counts: map[uint64]*arrivals{}}
 }
 
-// admit counts one arrival of a publication on channel by path, known by
-// its frame, or by its offset on a channel whose history the broker keeps,
-// and reports whether it is to be delivered.
-func (d *dedupe) admit(path int, channel, frame []byte, offset uint64) bool {
+func (d *dedupe) key(channel, frame []byte, offset uint64) uint64 {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
 	h.Write(channel)
@@ -73,40 +84,112 @@ func (d *dedupe) admit(path int, channel, frame []byte, offset uint64) bool {
 	} else {
 		h.Write(frame)
 	}
-	key := h.Sum64()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.counts[key]
-	if c == nil {
-		c = new([2]uint32)
-		d.counts[key] = c
-	}
-	c[path]++
-	return c[path] > c[1-path]
+	return h.Sum64()
 }
 
-// fromOwnBroker reports whether a publication this process's broker
-// brought is to be delivered: not while taking over; during the switch,
-// when it comes first.
-func (s *Server) fromOwnBroker(channel, frame []byte, offset uint64) bool {
-	if s.ho.taking.Load() {
-		return false
+func (d *dedupe) arrivalsLocked(key uint64) *arrivals {
+	a := d.counts[key]
+	if a == nil {
+		a = new(arrivals)
+		d.counts[key] = a
 	}
+	return a
+}
+
+// fromOld takes an arrival the old process passed on: delivered by
+// deliver when first, then whatever of the broker's waited for it.
+func (d *dedupe) fromOld(channel, frame []byte, offset uint64, deliver func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.arrivalsLocked(d.key(channel, frame, offset))
+	a.old++
+	if a.early > 0 {
+		a.early--
+		d.early--
+	}
+	if a.old > a.delivered {
+		a.delivered++
+		deliver()
+	}
+	if d.early == 0 {
+		d.releaseLocked()
+	}
+}
+
+// fromBroker takes an arrival of this process's broker.
+func (d *dedupe) fromBroker(channel, frame []byte, offset uint64, deliver func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.arrivalsLocked(d.key(channel, frame, offset))
+	a.broker++
+	switch {
+	case !d.switched:
+		a.early++
+		d.early++
+	case d.early > 0 || len(d.held) > 0:
+		d.held = append(d.held, heldArrival{a, a.broker, deliver})
+	case a.broker > a.delivered:
+		a.delivered++
+		deliver()
+	}
+}
+
+// releaseLocked delivers the broker's held arrivals that came first.
+func (d *dedupe) releaseLocked() {
+	for _, h := range d.held {
+		if h.n > h.a.delivered {
+			h.a.delivered++
+			h.deliver()
+		}
+	}
+	d.held = nil
+}
+
+// switchNow lets the broker's arrivals be delivered from now on.
+func (d *dedupe) switchNow() {
+	d.mu.Lock()
+	d.switched = true
+	d.mu.Unlock()
+}
+
+// oldDone runs at End: the old path brings nothing more, so nothing is
+// waited for.
+func (d *dedupe) oldDone() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.early = 0
+	d.releaseLocked()
+}
+
+// brokerMessage is the broker's Message handler: fromBroker, but during a
+// takeover, which counts it first.
+func (s *Server) brokerMessage(channel, frame []byte) {
 	if d := s.ho.dedupe.Load(); d != nil {
-		return d.admit(pathBroker, channel, frame, offset)
+		d.fromBroker(channel, frame, 0, func() { s.fromBroker(channel, frame) })
+		return
 	}
-	return true
+	s.fromBroker(channel, frame)
+}
+
+// brokerPublication is the broker's Publication handler: fromBrokerAt,
+// but during a takeover, which counts it first.
+func (s *Server) brokerPublication(channel []byte, offset uint64, content []byte) {
+	if d := s.ho.dedupe.Load(); d != nil {
+		d.fromBroker(channel, nil, offset, func() { s.fromBrokerAt(channel, offset, content) })
+		return
+	}
+	s.fromBrokerAt(channel, offset, content)
 }
 
 // switchBroker runs after Done on a networked broker: it moves the
 // broker's publications from the old process to this one's subscription,
-// taking what the old process passes on meanwhile.
+// taking what the old process passes on meanwhile. The count began with
+// the takeover (takeOver).
 func (s *Server) switchBroker(l *handoff.Link, parked *[]*conn) error {
-	s.waitSubscribed()
-	d := newDedupe()
-	s.ho.dedupe.Store(d)
-	s.ho.taking.Store(false)
+	d := s.ho.dedupe.Load()
 	defer time.AfterFunc(dedupeGrace, func() { s.ho.dedupe.CompareAndSwap(d, nil) })
+	s.waitSubscribed()
+	d.switchNow()
 	if err := l.Send(handoff.KindSwitched, nil, nil); err != nil {
 		return err
 	}
@@ -116,6 +199,7 @@ func (s *Server) switchBroker(l *handoff.Link, parked *[]*conn) error {
 			return err
 		}
 		if m.Kind == handoff.KindEnd {
+			d.oldDone()
 			return nil
 		}
 		if _, err := s.takeMessage(l, m, parked); err != nil {

@@ -25,8 +25,6 @@ func (s *Server) takeOver() error {
 		return fail(err)
 	}
 	began := time.Now()
-	s.ho.taking.Store(true)
-	defer s.ho.taking.Store(false)
 	first, err := s.takeListeners(l)
 	if err == nil {
 		err = s.openTaken()
@@ -34,6 +32,9 @@ func (s *Server) takeOver() error {
 	if err != nil {
 		l.Close()
 		return fail(err)
+	}
+	if s.link.pubs != nil { // a networked broker: count both paths (handoff_switch.go)
+		s.ho.dedupe.Store(newDedupe())
 	}
 	parked, err := s.adoptAll(l, first)
 	if err == nil && s.link.pubs != nil {
@@ -45,7 +46,6 @@ func (s *Server) takeOver() error {
 		l.Close()
 		return fail(err)
 	}
-	s.ho.taking.Store(false) // from here the broker's messages are this process's to deliver
 	for _, c := range parked {
 		c.unpark()
 	}
@@ -199,10 +199,16 @@ func (s *Server) takeMessage(l *handoff.Link, m handoff.Message, parked *[]*conn
 // here, under the same offset when it kept the channel's history (as this
 // process does now, Restore), and acks it when asked.
 func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
-	if d := s.ho.dedupe.Load(); d != nil && !d.admit(pathOld, p.Channel, p.Frame, s.brokerOffset(p.Offset)) {
-		s.ackPub(l, p)
-		return // the broker brought it first
+	if d := s.ho.dedupe.Load(); d != nil {
+		d.fromOld(p.Channel, p.Frame, s.brokerOffset(p.Offset), func() { s.deliverPub(p) })
+	} else {
+		s.deliverPub(p)
 	}
+	s.ackPub(l, p)
+}
+
+// deliverPub queues a publication passed on by the giving process.
+func (s *Server) deliverPub(p *handoff.Pub) {
 	var n int
 	ok := false
 	switch {
@@ -215,7 +221,6 @@ func (s *Server) takePub(l *handoff.Link, p *handoff.Pub) {
 		n = s.publishLocal(p.Channel, p.Frame)
 	}
 	s.stats.deliveries.Add(uint64(n))
-	s.ackPub(l, p)
 }
 
 func (s *Server) ackPub(l *handoff.Link, p *handoff.Pub) {

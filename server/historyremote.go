@@ -43,9 +43,6 @@ func (s *Server) publishRemote(channel, content []byte) (*protocol.Position, err
 
 // fromBrokerAt fans out a publication with history, encoded once here.
 func (s *Server) fromBrokerAt(channel []byte, offset uint64, content []byte) {
-	if !s.fromOwnBroker(channel, nil, offset) { // during a takeover (handoff_switch.go)
-		return
-	}
 	if g := s.ho.giving.Load(); g != nil {
 		s.deliverAtGiving(g, channel, offset, content)
 		return
