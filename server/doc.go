@@ -38,7 +38,9 @@
 //	               handoff_give.go: the old side, one ordered queue of
 //	               connections and publications; handoff_conn.go: a
 //	               connection recorded and adopted; handoff_take.go: the
-//	               new side; drain.go: the gentle drain of what stays
+//	               new side; handoff_switch.go: from the old process's
+//	               broker subscription to the new one's; drain.go: the
+//	               gentle drain of what stays
 //
 // Leaves that never touch a connection are packages of their own under
 // internal/: pool (the workers), wheel (deadlines), httphead (request

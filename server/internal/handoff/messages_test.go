@@ -98,7 +98,7 @@ func TestLinkCarriesDescriptors(t *testing.T) {
 }
 
 func linkPair(t *testing.T) (*Link, *Link) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
