@@ -3,14 +3,20 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
+	"github.com/wsify/wsify/events"
 	"github.com/wsify/wsify/internal/brokertest"
 	"github.com/wsify/wsify/server"
 	"github.com/wsify/wsify/server/servertest"
@@ -253,4 +259,99 @@ func TestHandoffWithRedis(t *testing.T) {
 		s.waitFor(t, want, fmt.Sprintf("subscriber %d", i))
 	}
 	t.Logf("publications: %v", want)
+}
+
+// TestHandoffKeepsHistory: a memory history moves with its epoch,
+// offsets and kept publications: the new process numbers on, and a client
+// recovers there from an offset the old one gave.
+func TestHandoffKeepsHistory(t *testing.T) {
+	path := controlPath(t)
+	old := historyServer(t, server.Config{ControlSocket: path})
+	c := dial(t, old)
+	p := joinAt(t, c, "news", "")
+	for i := 1; i <= 2; i++ {
+		postAt(t, old, "news", fmt.Sprint(i))
+		expect(t, c, fmt.Sprintf(`{"channel":"news","offset":%d,"content":%d}`, i, i))
+	}
+	nu := takeOver(t, old, path, server.Config{HistorySize: 100, HistoryTTL: time.Minute})
+	if q := postAt(t, nu, "news", `3`); q.Offset != 3 || q.Epoch != p.Epoch {
+		t.Fatalf("the new process published at %d in %q, want 3 in %q", q.Offset, q.Epoch, p.Epoch)
+	}
+	expect(t, c, `{"channel":"news","offset":3,"content":3}`)
+	d := dial(t, nu)
+	if r := joinAt(t, d, "news", sinceOf(1, p.Epoch)); r.Recovered == nil || !*r.Recovered || r.Offset != 3 || r.Epoch != p.Epoch {
+		t.Fatalf("recovering join on the new process: %+v", r)
+	}
+	for i := 2; i <= 3; i++ {
+		expect(t, d, fmt.Sprintf(`{"channel":"news","offset":%d,"content":%d}`, i, i))
+	}
+}
+
+// TestHandoffKeepsIdentityAndCompression: a connection handed over keeps
+// its client id and the authorizer's identity, which its later commands
+// carry to the authorizer and its lifecycle events to the webhook (no
+// disconnect, no second connect), and its permessage-deflate.
+func TestHandoffKeepsIdentityAndCompression(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string // client id and user of every command body
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Command string
+			Client  struct{ ID, User string }
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		if m.Command == "connect" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"user":"alice","info":{"name":"Alice"}}`)
+			return
+		}
+		mu.Lock()
+		seen = append(seen, m.Client.ID+" "+m.Client.User)
+		mu.Unlock()
+	}))
+	t.Cleanup(authz.Close)
+	e := newEventEndpoint(t, nil)
+	path := controlPath(t)
+	cfg := server.Config{Auth: auth.Config{URL: authz.URL}, Compression: true,
+		Events: events.Config{URL: e.srv.URL, MaxDelay: 10 * time.Millisecond, Grace: -1}}
+	oldCfg := cfg
+	oldCfg.ControlSocket = path
+	old := start(t, oldCfg)
+	r := rawDialTCP(t, old)
+	r.handshake("Sec-WebSocket-Extensions: permessage-deflate")
+	r.write(frame(opText, `{"command":"join","args":{"channel":"a"},"id":"j"}`))
+	r.expectText(`{"id":"j","ok":true}`)
+	nu := takeOver(t, old, path, cfg)
+	r.write(frame(opText, `{"command":"join","args":{"channel":"b"},"id":"j"}`))
+	r.expectText(`{"id":"j","ok":true}`)
+	mu.Lock()
+	if len(seen) != 2 || seen[0] != seen[1] || !strings.HasSuffix(seen[0], " alice") {
+		t.Fatalf("the authorizer saw the commands of %q, want one client id, user alice", seen)
+	}
+	mu.Unlock()
+	eventually(t, "the connect and the two joins", func() bool { evs, _, _ := e.all(); return len(evs) >= 3 })
+	evs, _, _ := e.all()
+	if len(evs) != 3 || evs[0].Kind != events.Connect || evs[2].Kind != events.Join || evs[2].Channel != "b" ||
+		evs[2].Client != evs[0].Client || evs[2].User != "alice" {
+		t.Fatalf("events %+v: want a connect, then joins of a and b by the same client, user alice", evs)
+	}
+	content := `"` + strings.Repeat("compressible ", 100) + `"`
+	postToChannel(t, nu, "b", content)
+	if b0, _, err := r.readWireFrame(); err != nil || b0&0x40 == 0 {
+		t.Fatalf("a publication on the new process came without RSV1 (first byte %#x, %v): not compressed", b0, err)
+	}
+}
+
+// TestHandoffPassesTheAdminListener: the admin address's socket goes to
+// the new process, which serves the operator endpoints on it.
+func TestHandoffPassesTheAdminListener(t *testing.T) {
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path, AdminAddr: "127.0.0.1:0"})
+	nu := takeOver(t, old, path, server.Config{AdminAddr: "127.0.0.1:0"})
+	if nu.AdminAddr() != old.AdminAddr() {
+		t.Fatalf("the new process's admin address is %v, the old one's was %v", nu.AdminAddr(), old.AdminAddr())
+	}
+	if code, _ := get(t, fmt.Sprintf("http://%s/stats", nu.AdminAddr())); code != http.StatusOK {
+		t.Fatalf("GET /stats on the admin address: %d", code)
+	}
 }
