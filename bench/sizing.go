@@ -58,7 +58,11 @@ func size(conns, ports, procs, minProcs int) (Sizing, error) {
 			conns, sz.Procs, sz.PerProc, sz.FDLimit)
 	}
 	sz.PortRange = portRange()
-	sz.PerSource = (sz.PortRange[1] - sz.PortRange[0] + 1) * 3 / 4
+	// connect() looks for a free port among one parity of the range first
+	// and walks all of that half before it takes a port of the other: past
+	// half the range per address, every connect costs ~35x more kernel CPU
+	// (bench/RESULTS.md, "A million"). So an address gets most of one half.
+	sz.PerSource = (sz.PortRange[1] - sz.PortRange[0] + 1) / 2 * 9 / 10
 	if err := sz.pickSources(ports); err != nil {
 		return sz, err
 	}

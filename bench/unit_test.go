@@ -115,6 +115,9 @@ func TestSizingRespectsFDAndPortLimits(t *testing.T) {
 	if sz.Procs*sz.PerProc < 40000 || uint64(sz.PerProc) >= sz.FDLimit {
 		t.Errorf("%d procs of %d for 40000 conns under fd limit %d", sz.Procs, sz.PerProc, sz.FDLimit)
 	}
+	if half := (sz.PortRange[1] - sz.PortRange[0] + 1) / 2; sz.PerSource > half {
+		t.Errorf("%d ports per source: past half the range (%d), connect() scans for every port", sz.PerSource, half)
+	}
 	if len(sz.Sources)*sz.PerSource < 100000 || sz.Sources[0] == "127.0.0.1" {
 		t.Errorf("%d sources of %d ports for 100000 ports: %v", len(sz.Sources), sz.PerSource, sz.Sources)
 	}

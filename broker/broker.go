@@ -78,6 +78,12 @@ var (
 	ErrUnavailable = errors.New("broker unavailable")
 	// ErrClosed is returned by Publish after Close.
 	ErrClosed = fmt.Errorf("%w: closed", ErrUnavailable)
+	// ErrUnconfirmed is wrapped by a publication that was sent to the
+	// broker and got no answer in time (a timeout, a connection lost): the
+	// broker may have delivered it, and may still. It wraps
+	// ErrUnavailable. Every other failure is a publication the broker did
+	// not run: refused while down, never sent, or answered with an error.
+	ErrUnconfirmed = fmt.Errorf("%w: sent, no answer in time: it may have been delivered", ErrUnavailable)
 )
 
 // Open starts the broker cfg describes. A networked driver connects in the

@@ -34,8 +34,10 @@ type clusterBroker struct {
 	self      string // envelope head of this node's publications
 	keyPrefix string // "<Prefix>:{": the channel name is the key's hash tag
 	url       clusterURL
-	wish      *wishlist
+	wish      *wishlist      // the node's; each partition has its own, tracked
+	confirmed *confirmations // channels a partition's master confirmed (Confirmer)
 	health    *health
+	pres      *presenceRedis // who is in each channel (redispresence.go)
 	counters
 
 	slots  atomic.Pointer[slotMap] // what Publish routes by; nil until loaded
@@ -62,6 +64,7 @@ type clusterBroker struct {
 type slotMap struct {
 	owner  [clusterSlots]*shard // nil: no master serves the slot
 	shards map[string]*shard
+	ids    map[string]string // master address -> its cluster node id
 }
 
 func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
@@ -70,12 +73,13 @@ func openCluster(cfg Config, h Handlers, node nodeID) (*clusterBroker, error) {
 		return nil, err
 	}
 	c := &clusterBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":{", url: u,
-		wish: newWishlist(), health: newHealth(h.State),
+		wish: newWishlist(), confirmed: newConfirmations(), health: newHealth(h.State),
 		events: make(chan partEvent, 64), stale: make(chan struct{}, 1), stuck: make(chan *shard, 1), msgs: make(chan *redis.Message, 256),
 		shards: map[string]*shard{}, assigned: map[string]*partition{},
 		done: make(chan struct{}), delivered: make(chan struct{})}
 	c.self = string(appendEnvelope(nil, node, nil))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.pres = c.newPresence()
 	go c.run()
 	go c.deliver()
 	return c, nil
@@ -96,30 +100,39 @@ func (c *clusterBroker) channelOf(key string) (string, bool) {
 }
 
 // Publish sends the publication to the master of its channel's slot and
-// waits for it to take it. A MOVED reply means it was not run there: the
-// slot map is reloaded and the publication sent once more where Redis said.
+// waits for it to take it (onSlot).
 func (c *clusterBroker) Publish(channel, frame []byte) error {
 	key := c.key(string(channel))
-	slot := keySlot(key)
 	return c.publish(c.health, "redis-cluster", c.node, frame, func(p []byte) error {
-		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
-		defer cancel()
-		m := c.slots.Load()
-		if m == nil || m.owner[slot] == nil {
-			return fmt.Errorf("slot %d has no master", slot)
-		}
-		sh := m.owner[slot]
-		err := sh.client.SPublish(ctx, key, p).Err()
-		if addr, ok := movedTo(err); ok {
-			c.markStale()
-			if next := m.shards[addr]; next != nil {
-				sh = next
-				err = sh.client.SPublish(ctx, key, p).Err()
-			}
-		}
-		c.noteAnswer(sh, err)
-		return err
+		return c.onSlot(keySlot(key), func(ctx context.Context, sh *shard, _ string) error {
+			return sh.client.SPublish(ctx, key, p).Err()
+		})
 	})
+}
+
+// onSlot runs call on the master of slot as the slot map has it, with the
+// master's node id, within the timeout. A MOVED reply means it was not run
+// there: the slot map is reloaded and call made once more where Redis
+// said. Nothing else is retried: a command whose reply was lost may have
+// run.
+func (c *clusterBroker) onSlot(slot uint16, call func(ctx context.Context, sh *shard, id string) error) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
+	defer cancel()
+	m := c.slots.Load()
+	if m == nil || m.owner[slot] == nil {
+		return fmt.Errorf("slot %d has %w", slot, errNoMaster)
+	}
+	sh := m.owner[slot]
+	err := call(ctx, sh, m.ids[sh.addr])
+	if addr, ok := movedTo(err); ok {
+		c.markStale()
+		if next := m.shards[addr]; next != nil {
+			sh = next
+			err = call(ctx, sh, m.ids[addr])
+		}
+	}
+	c.noteAnswer(sh, err)
+	return err
 }
 
 // noteAnswer counts the publications in a row a master did not answer, as
@@ -163,6 +176,18 @@ func (c *clusterBroker) Unsubscribe(channel []byte) { c.wish.set(channel, false)
 func (c *clusterBroker) Health() Health             { return c.health.get() }
 func (c *clusterBroker) Blocking() bool             { return true }
 
+// Subscribed reports whether the master of channel's slot confirmed this
+// node's subscription (Confirmer).
+func (c *clusterBroker) Subscribed(channel []byte) bool { return c.confirmed.has(string(channel)) }
+
+// WaitSubscribed waits until the master of channel's slot, as the slot map
+// now has it, confirms this node's subscription (Confirmer). A channel
+// moved to another master (slot migration, failover) waits again for the
+// subscription there.
+func (c *clusterBroker) WaitSubscribed(ctx context.Context, channel []byte) error {
+	return c.confirmed.wait(ctx, string(channel))
+}
+
 func (c *clusterBroker) Stats() Stats {
 	st := Stats{Driver: "redis-cluster", Node: c.node.String(), URL: c.cfg.RedactedURL(), Subscriptions: c.wish.len()}
 	c.counters.fill(&st)
@@ -172,6 +197,7 @@ func (c *clusterBroker) Stats() Stats {
 
 func (c *clusterBroker) Close() error {
 	c.closeOnce.Do(func() {
+		c.pres.close() // writes the last leaves while the cluster is still there
 		c.cancel()
 		<-c.done
 		<-c.delivered
@@ -195,6 +221,14 @@ func (c *clusterBroker) deliver() {
 }
 
 func (c *clusterBroker) handle(m *redis.Message) {
+	if strings.HasPrefix(m.Payload, historyMagic) {
+		if name, ok := c.channelOf(m.Channel); ok {
+			c.deliverHistory(c.h, name, m.Payload)
+		} else {
+			c.dropped.Add(1)
+		}
+		return
+	}
 	if strings.HasPrefix(m.Payload, c.self) {
 		c.own.Add(1) // checked before the copy below: the common echo case
 		return

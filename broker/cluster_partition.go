@@ -53,7 +53,8 @@ type partEvent struct {
 func (c *clusterBroker) newShard(addr string) *shard {
 	sh := &shard{addr: addr, client: redis.NewClient(c.nodeOptions(addr, c.cfg.Partitions))}
 	for range c.cfg.Partitions {
-		p := &partition{c: c, sh: sh, wish: newWishlist(), done: make(chan struct{})}
+		p := &partition{c: c, sh: sh, done: make(chan struct{})}
+		p.wish = newTrackedWishlist(c.confirmed, p)
 		p.ctx, p.cancel = context.WithCancel(c.ctx)
 		sh.parts = append(sh.parts, p)
 	}
@@ -122,6 +123,7 @@ func (p *partition) session() (wasUp bool, err error) {
 	defer func() {
 		ps.Close()
 		wg.Wait()
+		p.wish.lost()
 	}()
 	moved := p.moved.Load() // before the wishes it covers are read
 	if err := p.apply(ps, p.wish.all(), nil); err != nil {
@@ -237,10 +239,14 @@ func (p *partition) handle(msg any, pong chan<- struct{}) error {
 	case *redis.Pong:
 		syncPonged(m, pong)
 	case *redis.Subscription:
+		ch, ok := p.c.channelOf(m.Channel)
+		if !ok {
+			return nil
+		}
 		// Redis unsubscribes a channel by itself when its slot leaves the
 		// master (migrated, or the master demoted): a fresh session on
 		// the reloaded slot map puts it where it belongs.
-		if ch, ok := p.c.channelOf(m.Channel); ok && m.Kind == "sunsubscribe" && p.wish.wants(ch) {
+		if solicited := p.wish.answered(ch, m.Kind == "ssubscribe"); !solicited && m.Kind == "sunsubscribe" && p.wish.wants(ch) {
 			return fmt.Errorf("the master dropped the subscription of %q: its slot moved", ch)
 		}
 	}

@@ -80,12 +80,13 @@ func (c *clusterBroker) reloadSlots() {
 // buildSlotMap builds the map CLUSTER SLOTS describes, with the shards known
 // already and fresh ones, not started, for new masters.
 func (c *clusterBroker) buildSlotMap(slots []redis.ClusterSlot) (m *slotMap, fresh []*shard) {
-	m = &slotMap{shards: map[string]*shard{}}
+	m = &slotMap{shards: map[string]*shard{}, ids: map[string]string{}}
 	for _, s := range slots {
 		if len(s.Nodes) == 0 {
 			continue
 		}
 		addr := s.Nodes[0].Addr // the master comes first
+		m.ids[addr] = s.Nodes[0].ID
 		sh := m.shards[addr]
 		if sh == nil {
 			if sh = c.shards[addr]; sh == nil {
@@ -172,7 +173,7 @@ func (c *clusterBroker) nodeOptions(addr string, pool int) *redis.Options {
 		ClientName:  "wsify-" + c.node.String(),
 		DialTimeout: c.cfg.Timeout, ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolTimeout: c.cfg.Timeout,
 		PoolSize: pool, MaxActiveConns: pool, MaxIdleConns: pool,
-		MaxRetries: -1, DialerRetries: 1, DisableIdentity: true,
+		MaxRetries: -1, DialerRetries: 1, DisableIdentity: true, Dialer: c.cfg.Dial,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
 }
 
@@ -201,19 +202,23 @@ func (c *clusterBroker) move(channel string, from, to *partition) {
 	c.assigned[channel] = to
 }
 
-// route passes the node's new wishes to the partitions that hold them.
+// route passes the node's new wishes to the partitions that hold them,
+// under the node's wishlist lock: a join that finds its channel confirmed
+// (Subscribed) cannot fall between the drain of an unsubscribe and the
+// partition's wish, which drops the confirmation.
 func (c *clusterBroker) route() {
-	sub, unsub := c.wish.changes()
-	for _, ch := range unsub {
-		if p := c.assigned[ch]; p != nil {
-			p.wish.set([]byte(ch), false)
-		}
-		delete(c.assigned, ch)
-	}
 	m := c.slots.Load()
-	for _, ch := range sub {
-		c.move(ch, nil, c.target(m, ch))
-	}
+	c.wish.apply(func(sub, unsub []string) {
+		for _, ch := range unsub {
+			if p := c.assigned[ch]; p != nil {
+				p.wish.set([]byte(ch), false)
+			}
+			delete(c.assigned, ch)
+		}
+		for _, ch := range sub {
+			c.move(ch, nil, c.target(m, ch))
+		}
+	})
 }
 
 // replace drops a master whose publications go unanswered, with its

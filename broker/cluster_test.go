@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,6 +100,15 @@ func TestClusterUnansweredPublicationsMarkItDown(t *testing.T) {
 	mustPublish(t, a, ch, "after")
 }
 
+func waitSubscribed(t *testing.T, c broker.Confirmer, ch string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitSubscribed(ctx, []byte(ch)); err != nil {
+		t.Fatalf("subscription to %s not confirmed: %v", ch, err)
+	}
+}
+
 func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
 	t.Helper()
 	began := time.Now()
@@ -110,26 +120,40 @@ func publishFailsOn(t *testing.T, n *node, ch string, d time.Duration) {
 
 // TestClusterSlotMigration: a subscribed channel's slot moves to another
 // master. Redis drops the subscription on the old master; the subscriber
-// reports down until it has subscribed on the new one, then up. The
-// publisher follows the MOVED reply: every publication made after that
-// reaches the subscriber, exactly once.
+// reports down until it has subscribed on the new one, then up. Its
+// subscription is unconfirmed (Confirmer) from the drop until the new
+// master confirmed it: a reaches the new master through a link 300 ms slow
+// each way, so that lasts long enough to be seen. A publication made the
+// moment it is confirmed again arrives. The publisher follows the MOVED
+// reply: every publication made after that reaches the subscriber,
+// exactly once.
 func TestClusterSlotMigration(t *testing.T) {
 	c := brokertest.StartCluster(t, 3, 0)
 	cfg := clusterConfig(c)
-	a, b := open(t, cfg), open(t, cfg)
-	a.waitUp(t)
-	b.waitUp(t)
 	chs := spread(c, 1)
 	ch, other := chs[0], chs[1]
+	to := c.MasterOf("wsify:{" + other + "}")
+	slow := cfg
+	slow.Dial = brokertest.SlowDial(t, 300*time.Millisecond, func(addr string) bool { return addr == to })
+	a, b := open(t, slow), open(t, cfg)
+	a.waitUp(t)
+	b.waitUp(t)
 	a.Subscribe(ch)
-	testutil.Eventually(t, "a subscribed", func() bool { return shardSubs(c, ch) == 1 })
+	confirmed := a.b.(broker.Confirmer)
+	waitSubscribed(t, confirmed, ch)
 	mustPublish(t, b, ch, "before")
 	a.expect(t, ch, "before")
 
-	c.MoveSlot("wsify:{"+ch+"}", c.MasterOf("wsify:{"+other+"}"))
+	c.MoveSlot("wsify:{"+ch+"}", to)
 	if h := a.nextState(t); h.Up {
 		t.Fatalf("a stayed up when its subscription was dropped: %+v", h)
 	}
+	if confirmed.Subscribed([]byte(ch)) {
+		t.Fatal("the subscription the old master dropped is still confirmed")
+	}
+	waitSubscribed(t, confirmed, ch)
+	mustPublish(t, b, ch, "confirmed")
+	a.expect(t, ch, "confirmed")
 	if h := a.nextState(t); !h.Up {
 		t.Fatalf("want a up again, got %+v", h)
 	}

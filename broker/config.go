@@ -2,8 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,6 +51,15 @@ type Config struct {
 	// there: a node holds at most 2 × Partitions connections per master
 	// whatever the number of channels. Default 4, at most 64.
 	Partitions int
+	// PresenceTTL is, for redis and redis-cluster, how long the members a
+	// node keeps in a channel's presence count after its last refresh: a
+	// node refreshes every PresenceTTL/3, so the members of a node that
+	// died stop counting within PresenceTTL. Default 30s, at least 1s.
+	PresenceTTL time.Duration
+	// Dial, when set, opens the connections of the redis and
+	// redis-cluster drivers in place of a TCP dial to addr: a tunnel, or
+	// a test's slow link. Default nil: dial directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WithDefaults returns c with every unset field given its documented default.
@@ -66,6 +77,7 @@ func (c Config) WithDefaults() Config {
 	c.MinBackoff = cmp.Or(c.MinBackoff, 100*time.Millisecond)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Second)
 	c.Partitions = cmp.Or(c.Partitions, 4)
+	c.PresenceTTL = cmp.Or(c.PresenceTTL, DefaultPresenceTTL)
 	return c
 }
 
@@ -87,6 +99,7 @@ func (c Config) Validate() error {
 	check(slices.Contains(Drivers, c.Driver), "broker driver %q: want memory, redis, redis-cluster or nats", c.Driver)
 	check(c.Timeout >= 0 && c.PingInterval >= 0 && c.MinBackoff >= 0 && c.MaxBackoff >= 0,
 		"broker timeouts must not be negative")
+	check(c.PresenceTTL >= time.Second, "presence TTL %v: want at least 1s", c.PresenceTTL)
 	check(c.Partitions > 0 && c.Partitions <= maxPartitions, "broker partitions %d: want 1 to %d", c.Partitions, maxPartitions)
 	if err := c.checkURL(); err != nil {
 		errs = append(errs, err)

@@ -5,22 +5,25 @@ import (
 	"sync"
 )
 
-// confirmations are the channels whose subscription the broker has
-// confirmed on the current connection, for Historian.WaitSubscribed.
+// confirmations are the channels whose subscription Redis has confirmed,
+// each with the subscription connection (the single-Redis broker, or a
+// cluster partition) that holds it, for Confirmer. Entries are made and
+// dropped by that connection's wishlist (tracker), under its lock.
 type confirmations struct {
 	mu      sync.Mutex
-	ok      map[string]struct{}        // guarded by mu
+	ok      map[string]any             // channel -> the connection it is confirmed on; guarded by mu
 	waiters map[string][]chan struct{} // guarded by mu
 }
 
 func newConfirmations() *confirmations {
-	return &confirmations{ok: map[string]struct{}{}, waiters: map[string][]chan struct{}{}}
+	return &confirmations{ok: map[string]any{}, waiters: map[string][]chan struct{}{}}
 }
 
-// set records the broker's confirmation of channel and wakes its waiters.
-func (c *confirmations) set(channel string) {
+// set records that Redis confirmed channel on connection by, and wakes
+// the channel's waiters.
+func (c *confirmations) set(by any, channel string) {
 	c.mu.Lock()
-	c.ok[channel] = struct{}{}
+	c.ok[channel] = by
 	ws := c.waiters[channel]
 	delete(c.waiters, channel)
 	c.mu.Unlock()
@@ -29,20 +32,25 @@ func (c *confirmations) set(channel string) {
 	}
 }
 
-// unset forgets channel, as soon as its unsubscribe is sent: a join that
-// follows must wait for the subscription that brings it back.
-func (c *confirmations) unset(channels ...string) {
+// unset forgets channel if connection by holds its confirmation: by no
+// longer wants it, so a join that follows must wait for the
+// subscription that brings it back.
+func (c *confirmations) unset(by any, channel string) {
 	c.mu.Lock()
-	for _, ch := range channels {
-		delete(c.ok, ch)
+	if c.ok[channel] == by {
+		delete(c.ok, channel)
 	}
 	c.mu.Unlock()
 }
 
-// reset forgets every confirmation: the connection is gone.
-func (c *confirmations) reset() {
+// forget drops every confirmation connection by holds: it is gone.
+func (c *confirmations) forget(by any) {
 	c.mu.Lock()
-	clear(c.ok)
+	for ch, b := range c.ok {
+		if b == by {
+			delete(c.ok, ch)
+		}
+	}
 	c.mu.Unlock()
 }
 
@@ -80,4 +88,57 @@ func (c *confirmations) wait(ctx context.Context, channel string) error {
 		c.mu.Unlock()
 		return ctx.Err()
 	}
+}
+
+// tracker follows, on a subscription connection's wishlist, the
+// (un)subscribe commands sent and not answered yet. Redis answers a
+// connection's commands in order, one reply per channel named, so a
+// channel is confirmed when the reply to the last command that named it
+// says subscribed and the channel is still wanted: a reply to an earlier
+// subscribe, overtaken by an unsubscribe sent since, confirms nothing.
+// The counts are taken when the wishlist hands the changes out, under its
+// lock, so no wish can slip between the decision and the count.
+type tracker struct {
+	conf    *confirmations
+	owner   any            // the connection, in conf
+	pending map[string]int // commands naming a channel sent and not answered; guarded by the wishlist's mu
+}
+
+// newTrackedWishlist is the wishlist of a subscription connection whose
+// confirmations go to conf under owner.
+func newTrackedWishlist(conf *confirmations, owner any) *wishlist {
+	w := newWishlist()
+	w.track = &tracker{conf: conf, owner: owner, pending: map[string]int{}}
+	return w
+}
+
+// answered takes Redis's reply about channel (subscribed: a subscribe
+// reply). It reports false for a reply to no command of ours: Redis
+// unsubscribed the channel by itself (its slot moved).
+func (w *wishlist) answered(channel string, subscribed bool) (solicited bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.track
+	n, ok := t.pending[channel]
+	if !ok {
+		return false
+	}
+	if n--; n > 0 {
+		t.pending[channel] = n
+		return true
+	}
+	delete(t.pending, channel)
+	if _, want := w.want[channel]; want && subscribed {
+		t.conf.set(t.owner, channel)
+	}
+	return true
+}
+
+// lost forgets the commands in flight and the confirmations of a
+// connection that ended.
+func (w *wishlist) lost() {
+	w.mu.Lock()
+	clear(w.track.pending)
+	w.track.conf.forget(w.track.owner)
+	w.mu.Unlock()
 }

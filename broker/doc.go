@@ -25,4 +25,18 @@
 // Config.MinBackoff and Config.MaxBackoff. It reports itself up again only
 // once the broker has confirmed every subscription, so a publication made
 // after that reaches this node.
+//
+// Presence (Presencer): who is in each channel, shared by the nodes of a
+// memory bus (presence.go) or kept in Redis by the redis and redis-cluster
+// drivers (redispresence.go), with the join and leave events that follow
+// each change to the other nodes. NATS keeps none.
+// after that reaches this node. A publication sent that got no answer in
+// time fails with ErrUnconfirmed (unconfirmed.go): it may have been
+// delivered.
+//
+// The Redis drivers also say when one channel's subscription is confirmed
+// (Confirmer, confirm.go: by the reply to the last command naming it on
+// its connection) and keep channel histories shared by every node
+// (Historian: redishistory.go, clusterhistory.go), with idempotency keys
+// stored by the script that publishes.
 package broker

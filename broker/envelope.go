@@ -78,7 +78,7 @@ func (c *counters) publish(h *health, driver string, node nodeID, frame []byte, 
 	}
 	if err != nil {
 		c.refused.Add(1)
-		return fmt.Errorf("broker: %s: publish: %w: %w", driver, ErrUnavailable, err)
+		return fmt.Errorf("broker: %s: publish: %w: %w", driver, failure(err), err)
 	}
 	c.published.Add(1)
 	return nil

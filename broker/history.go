@@ -14,6 +14,12 @@ type Historian interface {
 	// step: no node can deliver an offset that a read of the history
 	// would not find. It fails like Publish.
 	PublishAt(channel, content []byte, o Retention) (Position, error)
+	// PublishOnce is PublishAt under an idempotency key (not empty): the
+	// first call with key on channel publishes and stores the key with
+	// the publication, in the same atomic step; a call with the same key
+	// on the same channel, from any node, within keep of the first,
+	// publishes nothing and returns the first one's position, replayed.
+	PublishOnce(channel, content []byte, o Retention, key string, keep time.Duration) (pos Position, replayed bool, err error)
 	// ReadHistory returns where channel's history stands and the
 	// publications it keeps, oldest first, those older than o.TTL left out.
 	ReadHistory(channel []byte, o Retention) (Position, []Kept, error)

@@ -9,9 +9,10 @@ import (
 // bus connects the memory brokers of one process that share its name. An
 // unnamed bus is private to one node: nobody can hear its publications.
 type bus struct {
-	private bool // no other node can join: Publish has no one to call
-	mu      sync.RWMutex
-	subs    map[string][]*memoryBroker // nodes wanting each channel; guarded by mu
+	private  bool // no other node can join: Publish has no one to call
+	mu       sync.RWMutex
+	subs     map[string][]*memoryBroker // nodes wanting each channel; guarded by mu
+	presence *presenceTable             // who is in each channel, on every node of the bus (presence.go)
 }
 
 // buses are the named buses of the process ("memory://NAME").
@@ -23,12 +24,12 @@ var buses = struct {
 func busNamed(url string) *bus {
 	name, ok := strings.CutPrefix(url, "memory://")
 	if !ok || name == "" {
-		return &bus{private: true, subs: map[string][]*memoryBroker{}}
+		return &bus{private: true, subs: map[string][]*memoryBroker{}, presence: newPresenceTable()}
 	}
 	buses.Lock()
 	defer buses.Unlock()
 	if buses.m[name] == nil {
-		buses.m[name] = &bus{subs: map[string][]*memoryBroker{}}
+		buses.m[name] = &bus{subs: map[string][]*memoryBroker{}, presence: newPresenceTable()}
 	}
 	return buses.m[name]
 }

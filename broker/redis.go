@@ -25,8 +25,9 @@ type redisBroker struct {
 	self      string // envelope head of this node's publications
 	keyPrefix string // "<Prefix>:"
 	client    *redis.Client
-	wish      *wishlist
+	wish      *wishlist      // tracked: what Redis confirmed goes to confirmed
 	confirmed *confirmations // subscriptions Redis confirmed, for WaitSubscribed
+	pres      *presenceRedis // who is in each channel (redispresence.go)
 	health    *health
 	counters
 	unanswered atomic.Uint32 // publications in a row Redis did not answer
@@ -61,11 +62,16 @@ func openRedis(cfg Config, h Handlers, node nodeID) (*redisBroker, error) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout
 	opt.MaxRetries = -1 // a PUBLISH retried after a lost reply would deliver twice
 	opt.DisableIdentity = true
+	if cfg.Dial != nil {
+		opt.Dialer = cfg.Dial
+	}
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &redisBroker{cfg: cfg, h: h, node: node, keyPrefix: cfg.Prefix + ":", client: redis.NewClient(opt),
-		wish: newWishlist(), confirmed: newConfirmations(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
+		confirmed: newConfirmations(), health: newHealth(h.State), done: make(chan struct{}), recycle: make(chan error, 1)}
+	r.wish = newTrackedWishlist(r.confirmed, r)
 	r.self = string(appendEnvelope(nil, node, nil))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.pres = r.newPresence()
 	go r.run()
 	return r, nil
 }
@@ -116,6 +122,7 @@ func (r *redisBroker) Stats() Stats {
 func (r *redisBroker) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.pres.close() // writes the last leaves while Redis is still there
 		r.cancel()
 		<-r.done
 		err = r.client.Close()
@@ -155,7 +162,7 @@ func (r *redisBroker) session() (wasUp bool, err error) {
 	defer func() {
 		ps.Close()
 		wg.Wait()
-		r.confirmed.reset()
+		r.wish.lost()
 	}()
 	if err := r.apply(ps, r.wish.all(), nil); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
@@ -225,7 +232,6 @@ func (r *redisBroker) apply(ps *redis.PubSub, sub, unsub []string) error {
 			sub = sub[n:]
 		} else {
 			n := min(len(unsub), batchSize)
-			r.confirmed.unset(unsub[:n]...)
 			err = ps.Unsubscribe(r.ctx, r.keys(unsub[:n])...)
 			unsub = unsub[n:]
 		}
@@ -257,8 +263,8 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 	case *redis.Message:
 		r.deliver(m)
 	case *redis.Subscription:
-		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok && m.Kind == "subscribe" {
-			r.confirmed.set(name)
+		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok {
+			r.wish.answered(name, m.Kind == "subscribe")
 		}
 	case *redis.Pong:
 		syncPonged(m, pong)
@@ -267,7 +273,11 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 
 func (r *redisBroker) deliver(m *redis.Message) {
 	if strings.HasPrefix(m.Payload, historyMagic) {
-		r.deliverHistory(m)
+		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok {
+			r.deliverHistory(r.h, name, m.Payload)
+		} else {
+			r.dropped.Add(1)
+		}
 		return
 	}
 	if strings.HasPrefix(m.Payload, r.self) {

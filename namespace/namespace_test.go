@@ -83,3 +83,20 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Lookup allocates %v times", n)
 	}
 }
+
+func TestAnyPresence(t *testing.T) {
+	var none *Table
+	if none.AnyPresence() || NewTable(Options{HistorySize: 5, HistoryTTL: time.Minute}, nil).AnyPresence() {
+		t.Fatal("presence on without any namespace asking for it")
+	}
+	for _, o := range []Options{{Presence: true}, {JoinLeave: true}} {
+		if !NewTable(o, nil).AnyPresence() {
+			t.Fatalf("default %+v: no presence", o)
+		}
+		on := true
+		f := &File{Namespaces: map[string]Fields{"chat": {Presence: &on}}}
+		if !NewTable(Options{}, f).AnyPresence() || NewTable(Options{}, f).AnyHistory() {
+			t.Fatal("a namespace with presence: not seen, or taken for history")
+		}
+	}
+}

@@ -10,8 +10,8 @@ import (
 type Options struct {
 	HistorySize int           // publications kept per channel; 0: no history
 	HistoryTTL  time.Duration // how long a publication, and an unjoined channel's history, is kept
-	Presence    bool          // parsed and kept for the presence issue; unused
-	JoinLeave   bool          // parsed and kept for the presence issue; unused
+	Presence    bool          // who is in a channel is kept, for presence and presence_stats
+	JoinLeave   bool          // subscribers are told who joins and leaves
 }
 
 // History reports whether channels with these options keep publications.
@@ -51,15 +51,23 @@ func (t *Table) Lookup(channel []byte) Options {
 }
 
 // AnyHistory reports whether some namespace keeps history.
-func (t *Table) AnyHistory() bool {
+func (t *Table) AnyHistory() bool { return t.any(Options.History) }
+
+// AnyPresence reports whether some namespace keeps presence or tells of
+// joins and leaves.
+func (t *Table) AnyPresence() bool {
+	return t.any(func(o Options) bool { return o.Presence || o.JoinLeave })
+}
+
+func (t *Table) any(f func(Options) bool) bool {
 	if t == nil {
 		return false
 	}
-	if t.def.History() {
+	if f(t.def) {
 		return true
 	}
 	for _, o := range t.names {
-		if o.History() {
+		if f(o) {
 			return true
 		}
 	}

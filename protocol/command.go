@@ -14,9 +14,12 @@ const (
 	KindLeave
 	KindBroadcast
 	KindHistory
+	KindPresence
+	KindPresenceStats
 )
 
-var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast", KindHistory: "history"}
+var kindNames = [...]string{0: "unknown", KindJoin: "join", KindLeave: "leave", KindBroadcast: "broadcast", KindHistory: "history",
+	KindPresence: "presence", KindPresenceStats: "presence_stats"}
 
 // NumKinds counts the kinds, 0 (no recognizable command) included: a table
 // indexed by Kind has NumKinds entries, and grows with every kind named

@@ -22,7 +22,7 @@ var (
 	ErrBadID           = &Error{"bad_command", `"id" must be a string or a number`, http.StatusBadRequest}
 	ErrBadArgs         = &Error{"bad_command", `"args" must be an object`, http.StatusBadRequest}
 	ErrNoContent       = &Error{"bad_command", `broadcast needs "content"`, http.StatusBadRequest}
-	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave, broadcast or history", http.StatusBadRequest}
+	ErrUnknownCommand  = &Error{"unknown_command", "command is not join, leave, broadcast, history, presence or presence_stats", http.StatusBadRequest}
 	ErrBadChannel      = &Error{"bad_channel", "channel must be a non-empty string within the length limit", http.StatusBadRequest}
 	ErrNotAuthorized   = &Error{"not_authorized", "the authorizer refused this command", http.StatusForbidden}
 	ErrTooManyChannels = &Error{"too_many_channels", "this connection has joined too many channels", http.StatusBadRequest}
@@ -31,4 +31,8 @@ var (
 	ErrBadLimit        = &Error{"bad_command", `"limit" must be an integer from 0`, http.StatusBadRequest}
 	ErrNotEnabled      = &Error{"not_enabled", "this channel keeps no history", http.StatusBadRequest}
 	ErrUnavailable     = &Error{"unavailable", "the server cannot take this now, try again later", http.StatusServiceUnavailable}
+	ErrNoPresence      = &Error{"not_enabled", "this channel keeps no presence", http.StatusBadRequest}
+	ErrNotJoined       = &Error{"not_joined", "presence is answered only for a channel this connection has joined", http.StatusForbidden}
+	ErrTooLarge        = &Error{"too_large", "more clients are present than presence lists (1000): use presence_stats", http.StatusBadRequest}
+	ErrUnconfirmed     = &Error{"unconfirmed", "the broker did not confirm the publication in time: it may have been delivered", http.StatusGatewayTimeout}
 )

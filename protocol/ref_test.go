@@ -74,7 +74,8 @@ func refDecode(p []byte, maxChannel int) (refCommand, *protocol.Error) {
 	if json.Unmarshal(top["command"], &name) != nil || top["command"][0] != '"' {
 		return c, protocol.ErrNoCommand
 	}
-	c.Kind = map[string]protocol.Kind{"join": protocol.KindJoin, "leave": protocol.KindLeave, "broadcast": protocol.KindBroadcast}[name]
+	c.Kind = map[string]protocol.Kind{"join": protocol.KindJoin, "leave": protocol.KindLeave, "broadcast": protocol.KindBroadcast,
+		"presence": protocol.KindPresence, "presence_stats": protocol.KindPresenceStats}[name]
 	if c.Kind == 0 {
 		return c, protocol.ErrUnknownCommand
 	}

@@ -114,6 +114,10 @@ func (s *Server) operatorHandler(path string) fasthttp.RequestHandler {
 		if s.ns != nil { // without history the path stays unknown, as before it
 			return s.handleHistory
 		}
+	case "/presence", "/presence_stats":
+		if s.pres != nil { // without presence the paths stay unknown, as before it
+			return s.handlePresence
+		}
 	case "/wsify.js":
 		return handleClientModule
 	}

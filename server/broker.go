@@ -55,6 +55,10 @@ func (s *Server) openBroker() error {
 		return fmt.Errorf("server: %w", err)
 	}
 	b = wrapBroker(b)
+	if err := s.attachPresence(b); err != nil {
+		b.Close()
+		return err
+	}
 	if s.remoteHistory {
 		h, ok := b.(broker.Historian)
 		if !ok {

@@ -29,7 +29,7 @@ func stuckRedisNode(t *testing.T, timeout time.Duration) (*brokertest.Redis, *se
 
 // TestStuckRedisHoldsOnlyItsBroadcasters: with Redis stopped (SIGSTOP),
 // broadcasts from two clients, as many as the node has workers, wait for
-// the broker and fail with unavailable after its timeout, each before its
+// the broker and fail with unconfirmed after its timeout, each before its
 // sender's next command; meanwhile another client's commands are answered
 // at once. Before, the two broadcasts held both workers and froze every
 // connection for the whole timeout. (The commands are joins of channels
@@ -58,12 +58,12 @@ func TestStuckRedisHoldsOnlyItsBroadcasters(t *testing.T) {
 		}
 	}
 	for _, a := range []*peer{a1, a2} {
-		if got := a.next(t); errorCode(t, got) != "unavailable" || !strings.HasPrefix(got, `{"id":"b",`) {
+		if got := a.next(t); errorCode(t, got) != "unconfirmed" || !strings.HasPrefix(got, `{"id":"b",`) {
 			t.Fatalf("broadcast while Redis is stuck: %s", got)
 		}
 		a.expect(t, `{"id":"j","ok":true}`)
 	}
-	quiet(t, b) // the broker did not take it: no local delivery either
+	quiet(t, b) // the broker did not confirm it: no local delivery
 
 	r.Resume()
 	a1.send(t, `{"command":"broadcast","args":{"channel":"room","content":"back"},"id":"b"}`)
@@ -72,16 +72,17 @@ func TestStuckRedisHoldsOnlyItsBroadcasters(t *testing.T) {
 }
 
 // TestUnansweredPublicationsTakeTheBrokerDown: three broadcasts in a row
-// that Redis leaves unanswered mark the broker down at once (healthz,
-// metrics); later broadcasts fail without waiting, and all is well again
-// once Redis answers.
+// that Redis leaves unanswered (each answered unconfirmed: Redis may run
+// them when it wakes) mark the broker down at once (healthz, metrics);
+// later broadcasts fail as unavailable without waiting, and all is well
+// again once Redis answers.
 func TestUnansweredPublicationsTakeTheBrokerDown(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	r, s, b := stuckRedisNode(t, timeout)
 	r.Pause()
 	for i := range 3 {
 		b.send(t, fmt.Sprintf(`{"command":"broadcast","args":{"channel":"room","content":0},"id":%d}`, i))
-		if got := b.next(t); errorCode(t, got) != "unavailable" {
+		if got := b.next(t); errorCode(t, got) != "unconfirmed" {
 			t.Fatalf("broadcast %d while Redis is stuck: %s", i, got)
 		}
 	}

@@ -56,6 +56,9 @@ func (c *conn) execute(cmd *protocol.Command) {
 	case cmd.Kind == protocol.KindHistory:
 		c.historyCommand(cmd)
 		return
+	case cmd.Kind == protocol.KindPresence || cmd.Kind == protocol.KindPresenceStats:
+		c.presenceCommand(cmd)
+		return
 	case cmd.Kind == protocol.KindJoin && history && c.srv.hist != nil:
 		c.joinRemote(cmd)
 		return
@@ -105,7 +108,7 @@ func (c *conn) concludeAt(kind protocol.Kind, id []byte, pos *protocol.Position,
 func (c *conn) conclude(kind protocol.Kind, id []byte, err error) {
 	if err != nil {
 		c.srv.stats.command(kind, resultUnavailable)
-		c.replyError(id, protocol.ErrUnavailable)
+		c.replyError(id, publishRefusal(err))
 		return
 	}
 	c.srv.stats.command(kind, resultOK)

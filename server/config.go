@@ -75,6 +75,11 @@ type Config struct {
 	// BroadcastKey, when set, must accompany POST /broadcast as ?key= or
 	// "Authorization: Bearer <key>".
 	BroadcastKey string
+	// IdempotencyTTL is how long a POST /broadcast Idempotency-Key is
+	// kept: a request with the same key on the same channel within it
+	// publishes nothing and gets the first one's answer (idempotency.go).
+	// Default 5m; negative: off (the header is ignored).
+	IdempotencyTTL time.Duration
 	// Auth configures the authorizer; an empty URL allows everything.
 	Auth auth.Config
 	// Broker connects this node to the others; the zero value is the
@@ -156,6 +161,14 @@ type Config struct {
 	// together; past it the least recently published histories are
 	// dropped (their epochs change). Default 64 MiB; negative: off.
 	HistoryMaxBytes int
+	// Presence keeps who is in each channel of the default namespace, and
+	// of every namespace the NamespacesFile does not set it for, for the
+	// presence and presence_stats commands and endpoints (presence.go).
+	// Default off.
+	Presence bool
+	// JoinLeave tells the subscribers of those channels who joins and
+	// leaves. Default off.
+	JoinLeave bool
 	// NamespacesFile names a JSON or TOML file of per-namespace options
 	// (package namespace), read by New. Default none.
 	NamespacesFile string
@@ -196,6 +209,7 @@ const (
 	defaultHTTPConnsPerIP  = 64
 	defaultHistoryTTL      = 5 * time.Minute
 	defaultHistoryMaxBytes = 64 << 20
+	defaultIdempotencyTTL  = 5 * time.Minute
 	off                    = -1 // a limit or feature turned off
 )
 
@@ -230,6 +244,7 @@ func (c Config) WithDefaults() Config {
 	c.HistorySize = cmp.Or(c.HistorySize, off)
 	c.HistoryTTL = cmp.Or(c.HistoryTTL, defaultHistoryTTL)
 	c.HistoryMaxBytes = cmp.Or(c.HistoryMaxBytes, defaultHistoryMaxBytes)
+	c.IdempotencyTTL = cmp.Or(c.IdempotencyTTL, defaultIdempotencyTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

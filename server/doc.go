@@ -24,6 +24,11 @@
 //	history.go     channel history: publishing with offsets, recovering joins,
 //	               the history command; historyhttp.go: GET /history;
 //	               historyremote.go: histories the broker (Redis) keeps
+//	presence.go    presence: joins and leaves handed to the broker, join and
+//	               leave events, the presence and presence_stats commands;
+//	               presencehttp.go: GET /presence and /presence_stats
+//	joinconfirm.go a join answered once the broker confirmed its subscription
+//	idempotency.go POST /broadcast Idempotency-Key: retries published once
 //	broker.go      the link between the hub and the broker; client broadcasts
 //	               waiting on a networked broker, off the workers
 //	tls.go         TLS stages; tls_write.go: sealing the outbox

@@ -29,6 +29,7 @@ func (c *conn) emitConnect() {
 }
 
 func (c *conn) emitChannel(kind events.Kind, channel string) {
+	c.presenceChanged(kind == events.Join, channel)
 	if s := c.srv.events; s != nil {
 		s.Emit(events.Event{Kind: kind, Client: c.id(), User: c.user(), Channel: channel})
 	}

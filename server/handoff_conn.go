@@ -7,7 +7,9 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsify/wsify/auth"
+	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/netpoll"
+	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/handoff"
 )
 
@@ -101,6 +103,32 @@ func (c *conn) record() handoff.Conn {
 	return r
 }
 
+// presenceMoved records, without a join or leave event (for the app the
+// connection neither left nor joined), that c's memberships of channels
+// keeping presence leave this node's account (joined false: handed over)
+// or come to it (true: adopted). The old process's removals are queued
+// before the connection is even sent, the new one's additions once the
+// handoff is done, so they reach the broker in that order.
+func (c *conn) presenceMoved(joined bool) {
+	p := c.srv.pres
+	if p == nil || p.b == nil {
+		return
+	}
+	for _, ch := range c.channels {
+		name := []byte(ch)
+		if !p.ns.Lookup(name).Presence {
+			continue
+		}
+		var info []byte
+		if c.ident != nil {
+			info = c.ident.Info
+		}
+		id, user := c.id(), c.user()
+		m := broker.Member{Client: id, User: user, JSON: protocol.AppendMember(nil, id, user, info)}
+		p.b.Change(broker.PresenceChange{Channel: name, Member: m, Joined: joined, Keep: true})
+	}
+}
+
 // wait is how long until a rate-limit bucket kept as tat is full again.
 func wait(tat, now int64) int64 { return max(0, tat-now) }
 
@@ -171,6 +199,7 @@ func (c *conn) unpark() {
 		return
 	}
 	s.conns.put(c)
+	c.presenceMoved(true)
 	if c.state == stateOpen {
 		s.connOpened()
 		if len(c.rbuf) > 0 || c.msgOp != 0 {

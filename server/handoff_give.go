@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wsify/wsify/hub"
 	"github.com/wsify/wsify/protocol"
 	"github.com/wsify/wsify/server/internal/handoff"
@@ -31,6 +33,7 @@ type giving struct {
 	ready     chan struct{}
 	downOnce  sync.Once
 	readyOnce sync.Once
+	adminAddr string // the admin listener sent; "" when none was
 
 	// mu orders the queue: a publication holds it while it queues locally
 	// and on the queue, a connection while it leaves the hub and records
@@ -92,22 +95,54 @@ func (s *Server) give(l *handoff.Link) {
 }
 
 // sendListeners sends the public listener and the admin one, if any.
-// This process keeps its copies until Done, so that it can accept again
-// should the handoff fail.
+// This process keeps its copy of the public one until Done, so that it
+// can accept again should the handoff fail.
 func (g *giving) sendListeners() error {
 	if err := g.link.Send(handoff.KindListener, handoff.AppendText(nil, "public"), []int{g.s.lfd}); err != nil {
 		return err
 	}
+	return g.sendAdmin()
+}
+
+// sendAdmin sends a duplicate of the admin listener, which this process
+// stops accepting on first (requests in flight complete): the new
+// process's net.FileListener puts the descriptor, shared by every
+// duplicate, in blocking mode for a moment, and an accept of this process
+// caught in that moment would block in the kernel, where closing the
+// listener could not wake it. (For the same reason no Fd() here.)
+func (g *giving) sendAdmin() error {
 	ln, ok := g.s.admin.ln.(*net.TCPListener)
 	if !ok {
 		return nil
 	}
-	f, err := ln.File() // a duplicate; closing it leaves the listener open
+	rc, err := ln.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("handoff: admin listener: %w", err)
 	}
-	defer f.Close()
-	return g.link.Send(handoff.KindListener, handoff.AppendText(nil, "admin"), []int{int(f.Fd())})
+	dup, dupErr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || dupErr != nil {
+		return fmt.Errorf("handoff: admin listener: %w", errors.Join(err, dupErr))
+	}
+	defer unix.Close(dup)
+	g.adminAddr = ln.Addr().String()
+	ln.Close()
+	return g.link.Send(handoff.KindListener, handoff.AppendText(nil, "admin"), []int{dup})
+}
+
+// reopenAdmin listens on the admin address again after a handoff that
+// failed.
+func (g *giving) reopenAdmin() {
+	if g.adminAddr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", g.adminAddr)
+	if err != nil {
+		g.s.log.Error("cannot listen on the admin address again", "addr", g.adminAddr, "err", err)
+		return
+	}
+	g.s.stopAdmin()
+	g.s.admin.ln = ln
+	g.s.serveAdmin()
 }
 
 // queueHistories queues the histories this process keeps, before any
@@ -172,6 +207,7 @@ func (g *giving) take(c *conn) {
 		s.leaveKeepingBroker([]byte(ch), c)
 	}
 	open := c.state == stateOpen
+	c.presenceMoved(false)
 	r := c.record()
 	s.poller.Remove(c.fd)
 	s.forget(c)
@@ -440,6 +476,7 @@ func (g *giving) abort(err error, unsent []outItem) {
 	}
 	s.ho.handing.Store(false)
 	s.resumeAccepts()
+	g.reopenAdmin()
 	s.log.Error("handoff failed; serving on", "err", err, "handed", s.ho.handed.Load(), "kept", kept)
 	s.releaseHandoff()
 }

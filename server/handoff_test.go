@@ -355,3 +355,20 @@ func TestHandoffPassesTheAdminListener(t *testing.T) {
 		t.Fatalf("GET /stats on the admin address: %d", code)
 	}
 }
+
+// TestHandoffKeepsPresence: the connections handed over stay present in
+// their channels, and nobody hears them leave or join again.
+func TestHandoffKeepsPresence(t *testing.T) {
+	path := controlPath(t)
+	old := start(t, server.Config{ControlSocket: path, Presence: true})
+	a, b := dial(t, old), dial(t, old)
+	joinSync(t, a, "room")
+	joinSync(t, b, "room")
+	nu := takeOver(t, old, path, server.Config{Presence: true})
+	c := dial(t, nu)
+	joinSync(t, c, "room")
+	send(t, c, `{"command":"presence_stats","args":{"channel":"room"},"id":"p"}`)
+	if got := recv(t, c); !strings.Contains(got, `"clients":3`) {
+		t.Fatalf("presence_stats after the handoff: %s, want 3 clients", got)
+	}
+}

@@ -34,8 +34,12 @@ func (s *Server) loadNamespaces() error {
 		}
 		file = f
 	}
-	def := namespace.Options{HistorySize: max(0, s.cfg.HistorySize), HistoryTTL: s.cfg.HistoryTTL}
+	def := namespace.Options{HistorySize: max(0, s.cfg.HistorySize), HistoryTTL: s.cfg.HistoryTTL,
+		Presence: s.cfg.Presence, JoinLeave: s.cfg.JoinLeave}
 	s.ns = namespace.NewTable(def, file)
+	if err := s.loadPresence(s.ns); err != nil {
+		return err
+	}
 	if !s.ns.AnyHistory() {
 		s.ns = nil // no history anywhere: not even a lookup on the hot paths
 		return nil
@@ -43,9 +47,7 @@ func (s *Server) loadNamespaces() error {
 	switch b := s.cfg.Broker; {
 	case b.Driver == "nats":
 		return fmt.Errorf("channel history is not available with the nats broker (core NATS keeps nothing): use the redis broker for history, or turn history off")
-	case b.Driver == "redis-cluster":
-		return fmt.Errorf("channel history is not available with the redis-cluster broker yet: use the redis broker for history, or turn history off")
-	case b.Driver == "redis":
+	case b.Driver == "redis" || b.Driver == "redis-cluster":
 		s.remoteHistory = true // kept in Redis (historyremote.go)
 	case b.URL != "":
 		return fmt.Errorf("channel history needs a node-private memory broker: %s is shared by several nodes, whose offsets would differ", b.RedactedURL())

@@ -41,6 +41,20 @@ func (s *Server) publishRemote(channel, content []byte) (*protocol.Position, err
 	return &protocol.Position{Offset: pos.Offset, Epoch: pos.Epoch}, nil
 }
 
+// publishRemoteOnce is publishRemote under an idempotency key, which the
+// broker stores with the publication (idempotency.go): replayed when the
+// key was used already, and nothing was published.
+func (s *Server) publishRemoteOnce(channel, content []byte, key string) (*protocol.Position, bool, error) {
+	pos, replayed, err := s.hist.PublishOnce(channel, content, s.retention(channel), key, s.cfg.IdempotencyTTL)
+	if err != nil {
+		return nil, false, fmt.Errorf("server: publish: %w", err)
+	}
+	if !replayed {
+		s.stats.published.Add(1)
+	}
+	return &protocol.Position{Offset: pos.Offset, Epoch: pos.Epoch}, replayed, nil
+}
+
 // fromBrokerAt fans out a publication with history, encoded once here.
 func (s *Server) fromBrokerAt(channel []byte, offset uint64, content []byte) {
 	if g := s.ho.giving.Load(); g != nil {

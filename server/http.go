@@ -111,18 +111,21 @@ func (s *Server) publishBody(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, err))
 		return
 	}
-	_, pos, err := s.PublishAt(p.Channel, p.Content)
-	if err != nil {
-		httpError(ctx, fasthttp.StatusServiceUnavailable, protocol.ErrUnavailable.Code, "the broker is down, try again later")
-		return
+	switch key, ok, bad := s.idempotencyKey(ctx); {
+	case bad:
+		ctx.SetStatusCode(errBadIdempotencyKey.Status)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, errBadIdempotencyKey))
+	case ok:
+		s.publishOnce(ctx, key, &p)
+	default:
+		_, pos, err := s.PublishAt(p.Channel, p.Content)
+		if err != nil {
+			answerPublishError(ctx, err)
+			return
+		}
+		answerPublished(ctx, pos, false)
 	}
-	ctx.SetStatusCode(fasthttp.StatusCreated)
-	ctx.SetContentType("application/json")
-	if pos != nil {
-		ctx.SetBody(protocol.AppendPositionJSON(nil, nil, pos, protocol.NoRecovery))
-		return
-	}
-	ctx.SetBodyString(`{"ok":true}`)
 }
 
 func (s *Server) keyOK(ctx *fasthttp.RequestCtx) bool {

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,7 +22,7 @@ import (
 func TestAJoinAnsweredIsSubscribedEverywhere(t *testing.T) {
 	const rounds = 1000
 	r := brokertest.StartRedis(t)
-	slow := "redis://" + latencyProxy(t, strings.TrimPrefix(r.URL(), "redis://"), 5*time.Millisecond)
+	slow := "redis://" + brokertest.LatencyProxy(t, strings.TrimPrefix(r.URL(), "redis://"), 5*time.Millisecond)
 	var nodes []*server.Server
 	for _, url := range []string{slow, r.URL()} { // no join rate limit: the test joins and leaves flat out
 		nodes = append(nodes, start(t, server.Config{Broker: broker.Config{Driver: "redis", URL: url}, JoinRateLimit: -1}))
@@ -44,60 +42,4 @@ func TestAJoinAnsweredIsSubscribedEverywhere(t *testing.T) {
 		a.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
 		a.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
 	}
-}
-
-// latencyProxy forwards TCP connections to target, delaying every byte by
-// d in each direction, and returns its address.
-func latencyProxy(t *testing.T, target string, d time.Duration) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			t.Cleanup(func() { in.Close(); out.Close() })
-			go delayCopy(out, in, d)
-			go delayCopy(in, out, d)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// delayCopy copies src to dst, each chunk d after it was read, in order.
-func delayCopy(dst io.WriteCloser, src io.Reader, d time.Duration) {
-	type chunk struct {
-		due time.Time
-		b   []byte
-	}
-	q := make(chan chunk, 1024)
-	go func() {
-		defer close(q)
-		for {
-			buf := make([]byte, 32<<10)
-			n, err := src.Read(buf)
-			if n > 0 {
-				q <- chunk{time.Now().Add(d), buf[:n]}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	for c := range q {
-		time.Sleep(time.Until(c.due))
-		if _, err := dst.Write(c.b); err != nil {
-			break
-		}
-	}
-	dst.Close()
 }

@@ -34,7 +34,17 @@ func (s *Server) servePublicOperator(ctx *fasthttp.RequestCtx, path string) bool
 
 // protects reports whether protected mode keeps path to loopback clients.
 func (s *Server) protects(path string) bool {
-	return !s.cfg.OperatorPublic && !((path == "/broadcast" || path == "/history") && s.cfg.BroadcastKey != "")
+	return !s.cfg.OperatorPublic && !(keyGuarded(path) && s.cfg.BroadcastKey != "")
+}
+
+// keyGuarded reports whether the broadcast key guards path: POST
+// /broadcast and the backends' reads beside it.
+func keyGuarded(path string) bool {
+	switch path {
+	case "/broadcast", "/history", "/presence", "/presence_stats":
+		return true
+	}
+	return false
 }
 
 // remoteForTest, set only by tests before a server starts

@@ -59,8 +59,10 @@ type Server struct {
 	// remoteHistory says the broker keeps the histories (Redis), known
 	// from the config before the broker is open.
 	remoteHistory bool
+	pres          *presence     // presence and join/leave events; nil when off (presence.go)
 	sweepStop     chan struct{} // stops the history sweeper; nil without one
 	sweepDone     chan struct{}
+	idem          *idempotency // POST /broadcast idempotency keys this node keeps (idempotency.go)
 
 	ho handoffState // handing the sockets to a new process, or taking them over (handoff.go)
 }
@@ -75,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1}
+	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1, idem: newIdempotency(cfg.IdempotencyTTL)}
 	s.ho.gone = make(chan struct{})
 	s.auth = auth.New(cfg.Auth)
 	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}

@@ -36,12 +36,24 @@ export interface MessageMeta {
   offset?: number;
 }
 
+/** A connection present in a channel, as presence lists it and join and leave events tell. */
+export interface Member {
+  /** The connection's id. */
+  client: string;
+  /** The user the authorizer named at connect; "" when anonymous. */
+  user: string;
+  /** What the authorizer said about it at connect; absent when nothing. */
+  info?: any;
+}
+
 export interface JoinOptions {
   onMessage?: (content: any, meta: MessageMeta) => void;
   /** History could not cover a gap: refetch your state. */
   onResync?: (info: { channel: string }) => void;
-  onJoin?: (who: any) => void;
-  onLeave?: (who: any) => void;
+  /** A connection joined the channel (where its namespace has join_leave); this client's own join too. */
+  onJoin?: (who: Member) => void;
+  /** A connection left the channel, or closed (where its namespace has join_leave). */
+  onLeave?: (who: Member) => void;
   /** Resume with `since` after every reconnect (default true). */
   recover?: boolean;
   /** Resume from this position (a join reply's or a subscription's offset and epoch) on the first join too. */
@@ -59,11 +71,15 @@ export type ErrorCode =
   | "bad_json"
   | "bad_command"
   | "unavailable"
+  | "unconfirmed"
   | "unknown_command"
   | "bad_channel"
   | "not_authorized"
   | "too_many_channels"
   | "rate_limited"
+  | "not_enabled"
+  | "not_joined"
+  | "too_large"
   | (string & {});
 
 export class WsifyError extends Error {
@@ -103,8 +119,10 @@ export class Client {
     options?: { echo?: boolean; raw?: boolean },
   ): Promise<{ offset?: number; receivers?: number }>;
   history(channel: string, options?: { limit?: number; since?: number; [k: string]: unknown }): Promise<Record<string, any>>;
-  presence(channel: string): Promise<Record<string, any>>;
-  presenceStats(channel: string): Promise<Record<string, any>>;
+  /** Who is in a channel this client has joined (at most 1000, else too_large). */
+  presence(channel: string): Promise<{ clients: Member[] }>;
+  /** How many connections, and distinct users, are in a channel this client has joined. */
+  presenceStats(channel: string): Promise<{ clients: number; users: number }>;
   /** Ends the connection and every reconnect; pending commands reject with closed. */
   close(): void;
 }

@@ -313,12 +313,13 @@ export class Client {
     return this._send("history", { ...options, channel }).then(strip);
   }
 
-  /** presence asks who is in channel. */
+  /** presence asks who is in channel, a channel this client has joined:
+   * { clients: [{ client, user, info }, ...] }. */
   presence(channel) {
     return this._send("presence", { channel }).then(strip);
   }
 
-  /** presenceStats asks how many are in channel. */
+  /** presenceStats asks how many are in channel: { clients, users }. */
   presenceStats(channel) {
     return this._send("presence_stats", { channel }).then(strip);
   }

@@ -23,6 +23,15 @@ func TestHistorySettings(t *testing.T) {
 	}
 }
 
+func TestIdempotencySetting(t *testing.T) {
+	for env, want := range map[string]time.Duration{"": 5 * time.Minute, "WSIFY_IDEMPOTENCY_TTL=1h": time.Hour, "WSIFY_IDEMPOTENCY_TTL=0": -1} {
+		o, err := parseOptions(nil, mapEnv(env), io.Discard)
+		if got := o.server.IdempotencyTTL; err != nil || (got != want && !(want < 0 && got < 0)) {
+			t.Errorf("%q: %v %v, want %v", env, got, err, want)
+		}
+	}
+}
+
 // An invalid namespaces file, and history on a broker that cannot keep it,
 // stop start-up with a message that says why.
 func TestBadHistorySettingsStopStartup(t *testing.T) {

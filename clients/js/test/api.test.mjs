@@ -101,8 +101,8 @@ test("server errors reject with WsifyError carrying code and message", async () 
     [() => c.broadcast("news"), "bad_command"], // no content
     [() => c.join("secret"), "not_authorized"],
     [() => c.history("news", { limit: 20 }), "not_enabled"], // this server keeps no history
-    [() => c.presence("room"), "unknown_command"],
-    [() => c.presenceStats("room"), "unknown_command"],
+    [() => c.presence("room"), "not_enabled"], // nor presence
+    [() => c.presenceStats("room"), "not_enabled"],
   ];
   for (const [call, code] of cases) {
     const err = await call().then(

@@ -161,7 +161,8 @@ export async function stats(node) {
 }
 
 // authorizer is an HTTP authorizer on a free port: decide(body) returns
-// the status to answer. It records the bodies it got.
+// the status to answer, or { status, json } to answer json too (a
+// connect's identity). It records the bodies it got.
 export async function authorizer(decide) {
   const bodies = [];
   const srv = createServer((req, res) => {
@@ -170,8 +171,13 @@ export async function authorizer(decide) {
     req.on("end", () => {
       const body = JSON.parse(b);
       bodies.push(body);
-      res.writeHead(decide(body));
-      res.end();
+      const d = decide(body);
+      if (typeof d === "number") {
+        res.writeHead(d);
+        return res.end();
+      }
+      res.writeHead(d.status, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(d.json));
     });
   });
   await new Promise((r) => srv.listen(0, "127.0.0.1", r));
