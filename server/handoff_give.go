@@ -17,17 +17,17 @@ import (
 	"github.com/wsify/wsify/server/internal/handoff"
 )
 
-// giving is a handoff under way on the process that gives. Everything the
-// new process receives goes through one queue, in the order it was put
-// there under mu: the listeners, then connections (taken by their
-// handlers) and publications (queued by their publishers) interleaved,
-// then Done, then the publications made after it. One writer sends it.
+// giving is a handoff under way on the process that gives. After the
+// listeners, everything the new process receives goes through one queue,
+// in the order it was put there under mu: the histories, then connections
+// (taken by their handlers) and publications (queued by their publishers)
+// interleaved, then Done, then the publications made after it (and End,
+// with a networked broker). One writer sends it.
 type giving struct {
 	s    *Server
 	link *handoff.Link
 	wake chan struct{} // the writer has something to send
 	down chan struct{} // closed when the link failed or was closed
-	done chan struct{} // closed once Done was sent
 	// ready is closed when the new process says it serves, so this one may
 	// exit without a service manager seeing its service die.
 	ready     chan struct{}
@@ -47,7 +47,8 @@ type giving struct {
 	acks    map[uint64]chan struct{} // publications awaiting their ack; guarded by mu
 }
 
-// outItem is one thing to send: a connection, a publication or Done.
+// outItem is one thing to send: a connection with its socket, a
+// publication, the histories, Done or End.
 type outItem struct {
 	conn *handoff.Conn
 	fd   int
@@ -61,6 +62,10 @@ type outItem struct {
 // could not take yet (waiting on the authorizer or the broker).
 const requestEvery = 20 * time.Millisecond
 
+// checkEvery is how often the handoff looks whether every connection that
+// can go has gone.
+const checkEvery = 2 * time.Millisecond
+
 // ackWait bounds how long a publication made after Done waits for the new
 // process: past it the new process is taken to be stuck, and this one
 // answers its publisher regardless.
@@ -73,7 +78,7 @@ const readyWait = 10 * time.Second
 // down, or serves on after a handoff that failed.
 func (s *Server) give(l *handoff.Link) {
 	began := time.Now()
-	g := &giving{s: s, link: l, wake: make(chan struct{}, 1), down: make(chan struct{}), done: make(chan struct{}),
+	g := &giving{s: s, link: l, wake: make(chan struct{}, 1), down: make(chan struct{}),
 		ready: make(chan struct{}), acks: map[uint64]chan struct{}{}}
 	s.ho.handing.Store(true)
 	s.poller.Remove(s.lfd) // the backlog waits for the new process
@@ -172,18 +177,25 @@ func (g *giving) queueHistories() {
 // connections and closing ones stay, for the drain that follows.
 func (g *giving) request() {
 	deadline := time.Now().Add(max(g.s.cfg.ShutdownTimeout, g.s.cfg.Auth.Timeout+time.Second))
+	var asked time.Time
 	for {
+		ask := time.Since(asked) >= requestEvery
+		if ask {
+			asked = time.Now()
+		}
 		left := 0
 		g.s.conns.each(func(c *conn) {
 			if c.tls == nil && !c.isClosed() {
 				left++
-				c.schedule(evHandoff)
+				if ask {
+					c.schedule(evHandoff)
+				}
 			}
 		})
 		if left == 0 || time.Now().After(deadline) || g.isDown() {
 			break
 		}
-		time.Sleep(requestEvery)
+		time.Sleep(checkEvery)
 	}
 	g.mu.Lock()
 	if !g.stopped {
@@ -313,7 +325,6 @@ func (g *giving) writeUntilDone() error {
 			return err
 		}
 		if slices.ContainsFunc(items, func(it outItem) bool { return it.done }) {
-			close(g.done)
 			return nil
 		}
 	}
