@@ -64,6 +64,12 @@ func TestHandoffKeepsConnections(t *testing.T) {
 	expect(t, clients[0], `{"id":"b","ok":true}`)
 	fresh := dial(t, nu)
 	joinSync(t, fresh, "a")
+	if h := nu.Stats().Handoff; h.Taken != uint64(len(clients)) {
+		t.Fatalf("the new server counts %d connections taken over, want %d", h.Taken, len(clients))
+	}
+	if _, body := get(t, httpURL(nu, "/metrics")); !strings.Contains(body, `wsify_handoff_connections_total{direction="taken"} 20`) {
+		t.Fatal("/metrics does not count the connections taken over")
+	}
 }
 
 // TestHandoffMidFrame: a connection handed over with half a frame read
