@@ -54,7 +54,7 @@ FUZZERS := protocol:FuzzDecode protocol:FuzzDecodePublication protocol:FuzzValid
 	protocol:FuzzParseHeader protocol:FuzzChannelName protocol:FuzzIsServerTextFrame \
 	server/internal/tlsio:FuzzHelloDone server/internal/httphead:FuzzNormalizeOrigin \
 	server/internal/httphead:FuzzEachHeader server/internal/httphead:FuzzRequestLine \
-	server/internal/httphead:FuzzIdempotencyKey
+	server/internal/httphead:FuzzIdempotencyKey server/internal/handoff:FuzzParse
 fuzz:
 	@for pf in $(FUZZERS); do \
 		pkg=$${pf%%:*}; f=$${pf#*:}; \

@@ -129,8 +129,42 @@ func testPresence(t *testing.T, r presenceRig) {
 	if r.rdb == nil {
 		return
 	}
+	testMovedMember(t, r, pa, pb)
 	testDeadNode(t, r, pa)
 	testRewrite(t, r, a, pa)
+}
+
+// testMovedMember: a member another node takes over (a handoff: the old
+// node removes it, the new one adds it) is kept whichever of the two
+// writes lands first in Redis.
+func testMovedMember(t *testing.T, r presenceRig, pa, pb broker.Presencer) {
+	ctx := context.Background()
+	owner := func() string { return r.rdb.HGet(ctx, r.keys("room")+":po", "moved-1").Val() }
+	before := count(t, pa)
+	plus := broker.PresenceCount{Clients: before.Clients + 1, Users: before.Users + 1}
+	for _, newFirst := range []bool{true, false} {
+		moved := member("moved-1", "mover", true)
+		gone := moved
+		gone.Joined = false
+		pa.Change(moved)
+		testutil.Eventually(t, "a owns it", func() bool { return owner() != "" })
+		a := owner()
+		if newFirst {
+			pb.Change(moved)
+			testutil.Eventually(t, "b owns it", func() bool { return owner() != a && owner() != "" })
+			pa.Change(gone)
+			testutil.Eventually(t, "a's removal landed", func() bool {
+				return !r.rdb.HExists(ctx, r.keys("room")+":pn:"+a, "moved-1").Val()
+			})
+		} else {
+			pa.Change(gone)
+			testutil.Eventually(t, "a let it go", func() bool { return owner() == "" })
+			pb.Change(moved)
+		}
+		wantCount(t, pa, plus)
+		pb.Change(gone)
+		wantCount(t, pa, before)
+	}
 }
 
 // testDeadNode: members of a node whose entry expired stop counting at
@@ -147,6 +181,7 @@ func testDeadNode(t *testing.T, r presenceRig, p broker.Presencer) {
 		pipe.HSet(ctx, tag+":p", client, `{"client":"`+client+`"}`)
 		pipe.HIncrBy(ctx, tag+":pu", user, 1)
 		pipe.HSet(ctx, tag+":pn:deadbeef", client, user)
+		pipe.HSet(ctx, tag+":po", client, "deadbeef")
 	}
 	pipe.ZAdd(ctx, tag+":px", redis.Z{Score: float64(past), Member: "deadbeef"})
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -61,23 +61,29 @@ local live = 0
 if was and tonumber(was) >= now then live = 1 end
 `
 
-// addPresence: KEYS p, pu, px, pn; ARGV node, ttl, client, user, member.
-// Returns live.
+// addPresence: KEYS p, pu, px, pn, po; ARGV node, ttl, client, user,
+// member. The node becomes the member's owner (po): a connection handed
+// to another process (handoff) is owned by the last node that added it,
+// whatever order the two nodes' writes land in. Returns live.
 var addPresence = redis.NewScript(`
 if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[5]) == 1 and ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[5], ARGV[3], ARGV[1])
 ` + presenceStamp + `
 return live
 `)
 
-// removePresence: KEYS p, pu, pn; ARGV client, user.
+// removePresence: KEYS p, pu, pn, po; ARGV client, user, node. Only the
+// member's owner removes it; another node only forgets it had it.
 var removePresence = redis.NewScript(`
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[3] then return 0 end
+redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 and ARGV[2] ~= '' then
   if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
 end
-redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 `)
 
@@ -86,8 +92,8 @@ var refreshPresence = redis.NewScript(presenceStamp + `
 return live
 `)
 
-// readPresence removes members of expired nodes, then answers. KEYS p, pu,
-// px; ARGV mode ("count" or "list"), pn prefix, budget, max. Returns {-1}
+// readPresence removes members of expired nodes (those they still own),
+// then answers. KEYS p, pu, px, po; ARGV mode ("count" or "list"), pn prefix, budget, max. Returns {-1}
 // when expired members are left to remove, {clients, users} for count,
 // {n} for a list over max and {n, members} otherwise. The pn hashes of
 // dead nodes are not known in advance; they share the tag, so the slot.
@@ -101,8 +107,11 @@ if budget > 0 then
     local pn = ARGV[2] .. node
     local kv = redis.call('HRANDFIELD', pn, budget, 'WITHVALUES')
     for i = 1, #kv, 2 do
-      if redis.call('HDEL', KEYS[1], kv[i]) == 1 and kv[i + 1] ~= '' then
-        if redis.call('HINCRBY', KEYS[2], kv[i + 1], -1) <= 0 then redis.call('HDEL', KEYS[2], kv[i + 1]) end
+      if redis.call('HGET', KEYS[4], kv[i]) == node then
+        redis.call('HDEL', KEYS[4], kv[i])
+        if redis.call('HDEL', KEYS[1], kv[i]) == 1 and kv[i + 1] ~= '' then
+          if redis.call('HINCRBY', KEYS[2], kv[i + 1], -1) <= 0 then redis.call('HDEL', KEYS[2], kv[i + 1]) end
+        end
       end
       redis.call('HDEL', pn, kv[i])
     end
@@ -194,7 +203,7 @@ func (p *presenceRedis) read(ctx context.Context, channel []byte, mode string, m
 	if err != nil {
 		return nil, fmt.Errorf("broker: presence: %w: %w", ErrUnavailable, err)
 	}
-	keys := []string{tag + ":p", tag + ":pu", tag + ":px"}
+	keys := []string{tag + ":p", tag + ":pu", tag + ":px", tag + ":po"}
 	budget := cleanBudget
 	for step := 0; ; step++ {
 		if step == cleanSteps {

@@ -139,10 +139,10 @@ func (p *presenceRedis) write(parent context.Context) bool {
 	return len(failed) == 0
 }
 
-// keys are a channel's keys for the scripts that stamp: p, pu, px, pn.
+// keys are a channel's keys for the scripts that stamp: p, pu, px, pn, po.
 func (p *presenceRedis) keys(channel string) []string {
 	tag := p.tag(channel)
-	return []string{tag + ":p", tag + ":pu", tag + ":px", tag + ":pn:" + p.node}
+	return []string{tag + ":p", tag + ":pu", tag + ":px", tag + ":pn:" + p.node, tag + ":po"}
 }
 
 // byClient groups items by the Redis that holds their channel's slot.
@@ -183,7 +183,7 @@ func (p *presenceRedis) writeOps(ctx context.Context, ops map[presenceKey]presen
 					if op.joined {
 						addPresence.EvalSha(ctx, pipe, keys, p.node, ttl, k.client, op.m.User, op.m.JSON)
 					} else {
-						removePresence.EvalSha(ctx, pipe, []string{keys[0], keys[1], keys[3]}, k.client, op.m.User)
+						removePresence.EvalSha(ctx, pipe, []string{keys[0], keys[1], keys[3], keys[4]}, k.client, op.m.User, p.node)
 					}
 				}
 			})

@@ -14,7 +14,7 @@ const acceptBatch = 256
 func (s *Server) acceptReady() {
 	defer s.recoverCallback()
 	for range acceptBatch {
-		if s.draining.Load() {
+		if !s.accepting() {
 			return
 		}
 		fd, remote, err := netpoll.Accept(s.lfd)
@@ -47,7 +47,7 @@ func (s *Server) acceptFailed(err error) {
 // refuses, the node would silently stop accepting: it says so, counts it
 // and tries again.
 func (s *Server) resumeAccepts() {
-	if s.draining.Load() {
+	if !s.accepting() {
 		return
 	}
 	if err := s.poller.AddListener(s.lfd, s.acceptReady); err != nil {
@@ -78,6 +78,10 @@ func (s *Server) register(fd int, remote netip.AddrPort) {
 		s.poller.CloseFD(fd)
 	}
 }
+
+// accepting reports whether the listener is ours to accept on: not while
+// shutting down, nor while handing it to a new process (handoff_give.go).
+func (s *Server) accepting() bool { return !s.draining.Load() && !s.ho.handing.Load() }
 
 // forget drops a released connection from the table.
 func (s *Server) forget(c *conn) {

@@ -51,8 +51,8 @@ var wrapBroker = func(b broker.Broker) broker.Broker { return b }
 // openBroker starts the broker. Its messages feed the hub, which Start
 // creates later: none can come before a client has joined a channel.
 func (s *Server) openBroker() error {
-	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.fromBroker, State: s.brokerState, Publication: s.fromBrokerAt,
-		Filtered: s.fromBrokerFiltered, Control: s.fromControl})
+	b, err := broker.Open(s.cfg.Broker, broker.Handlers{Message: s.brokerMessage, State: s.brokerState, Publication: s.brokerPublication,
+		Filtered: s.brokerFiltered, Control: s.fromControl})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -172,6 +172,22 @@ type Config struct {
 	// NamespacesFile names a JSON or TOML file of per-namespace options
 	// (package namespace), read by New. Default none.
 	NamespacesFile string
+	// ControlSocket is the path of a Unix socket the server listens on for
+	// a new process that takes its sockets over (TakeoverFrom), created
+	// with mode 0600 and answering only its own user (handoff.go). Default
+	// "": off, and no takeover is possible.
+	ControlSocket string
+	// TakeoverFrom, when set, makes Start take the listening sockets and
+	// the connections of the process whose ControlSocket it names instead
+	// of listening itself: the addresses are that process's, every other
+	// setting is this one's. Start fails, and the other process keeps
+	// serving, when the two speak different handoff protocols. Default "".
+	TakeoverFrom string
+	// OnServing, when set, is called once the server serves: at the end of
+	// Start and, when taking over, before the old process is told that it
+	// may exit, so that a service manager learns of the new main process
+	// before the old one is gone (cmd/wsify notifies systemd here).
+	OnServing func()
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 }

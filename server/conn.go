@@ -26,6 +26,7 @@ const (
 	evResume                    // the authorizer or the broker answered
 	evClose                     // another goroutine asked for a close
 	evTimeout                   // a deadline passed
+	evHandoff                   // a new process takes the connection over (handoff_conn.go)
 )
 
 // conn is one client socket. The fields before mu belong to its handler:
@@ -36,6 +37,7 @@ type conn struct {
 	fd     int
 	seq    uint64 // connection number; the client id derives from it
 	remote netip.AddrPort
+	name   string // the client id the process that accepted it gave; empty: derived from seq (handoff)
 
 	state    connState
 	rbuf     []byte     // unparsed bytes; nil while idle
@@ -69,11 +71,15 @@ type conn struct {
 	writing     bool           // a writer owns the send side; guarded by mu
 	flushQueued bool           // a Flush was promised to the hub; guarded by mu
 	wantOut     bool           // a write would block; guarded by mu
+	frozen      bool           // being handed to a new process: no writer starts; guarded by mu
 	ob          outbox         // frames queued and the close frame; guarded by mu
 }
 
 // id is the server-assigned identity the authorizer sees.
 func (c *conn) id() string {
+	if c.name != "" {
+		return c.name
+	}
 	return c.srv.nodeID + "-" + strconv.FormatUint(c.seq, 10)
 }
 
@@ -160,6 +166,9 @@ func (c *conn) handle(ev uint8) {
 	}
 	if ev&evRead != 0 && c.state != stateClosed && !c.paused {
 		c.read()
+	}
+	if ev&evHandoff != 0 {
+		c.handOff()
 	}
 }
 

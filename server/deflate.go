@@ -79,3 +79,12 @@ func (c *conn) parseHeaderDeflate(b []byte) (ws.Header, int, error) {
 func deflateMessage(frame []byte) *hub.Message {
 	return hub.NewMessage(frame, protocol.DeflateFrame)
 }
+
+// variant is the variant builder of the messages this server publishes:
+// the compressed form when compression is on.
+func (s *Server) variant() func([]byte) []byte {
+	if s.cfg.Compression {
+		return protocol.DeflateFrame
+	}
+	return nil
+}

@@ -45,6 +45,13 @@
 //	health.go      /healthz, answered on the event loop when it can be
 //	stats.go       every counter; metrics.go: /metrics from the same snapshot
 //	logs.go        debug lines for connections that end badly
+//	handoff.go     a new process takes the sockets over: the control socket;
+//	               handoff_give.go: the old side, one ordered queue of
+//	               connections and publications; handoff_conn.go: a
+//	               connection recorded and adopted; handoff_take.go: the
+//	               new side; handoff_switch.go: from the old process's
+//	               broker subscription to the new one's; drain.go: the
+//	               gentle drain of what stays
 //
 // Leaves that never touch a connection are packages of their own under
 // internal/: pool (the workers), wheel (deadlines), httphead (request

@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,4 +119,92 @@ func TestUpgradesOverTheRateGetRetryAfter(t *testing.T) {
 	if got := s.Stats().RejectedBy["too_many_upgrades"]; got != int64(refused) {
 		t.Fatalf("%d refusals counted, want %d", got, refused)
 	}
+}
+
+// TestGentleDrainHistogram is the issue's drain at its size: 5,000
+// connections (fewer when the fd limit says so: each costs this process
+// two) and a drain period of 5 s. The closes spread over the whole period
+// (the histogram goes to the test log), each is 1001 with a reconnect
+// delay within the period, and each client first got every publication
+// queued for it.
+func TestGentleDrainHistogram(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 5 s drain of 5,000 connections")
+	}
+	const period, msgs, buckets = 5 * time.Second, 3, 10
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	n := min(5000, (int(lim.Cur)-500)/2)
+	if n < 5000 {
+		t.Logf("fd limit %d: draining %d connections", lim.Cur, n)
+	}
+	s := start(t, server.Config{DrainPeriod: period, ShutdownTimeout: 30 * time.Second})
+	clients := make([]*websocket.Conn, n)
+	for i := range clients {
+		clients[i] = dialFrom(t, s, fmt.Sprintf("127.0.0.%d", 2+i/2000))
+		joinSync(t, clients[i], "all")
+	}
+	for i := range msgs {
+		postToChannel(t, s, "all", fmt.Sprint(i))
+	}
+	began := time.Now()
+	results := make(chan drained, n)
+	for _, c := range clients {
+		go func() { results <- readUntilClose(c, began) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var hist [buckets + 1]int // the last: after the period
+	for range n {
+		r := <-results
+		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != msgs {
+			t.Fatalf("a client got %d of %d publications, then close %d %q (%v)", r.received, msgs, r.code, r.reason, r.err)
+		}
+		var reason struct {
+			Reason    string `json:"reason"`
+			Reconnect bool   `json:"reconnect"`
+			DelayMS   int64  `json:"delay_ms"`
+		}
+		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || reason.Reason != "shutdown" || !reason.Reconnect ||
+			reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
+			t.Fatalf("close reason %q: want shutdown, reconnect, a delay from 0 to %v", r.reason, period)
+		}
+		hist[min(buckets, int(r.at*buckets/period))]++
+	}
+	t.Logf("%d closes over a drain period of %v:", n, period)
+	most := slices.Max(hist[:])
+	for i, k := range hist {
+		from := period * time.Duration(i) / buckets
+		label := fmt.Sprintf("%4.1f-%4.1fs", from.Seconds(), (from + period/buckets).Seconds())
+		if i == buckets {
+			label = fmt.Sprintf("   >%4.1fs", period.Seconds())
+		}
+		t.Logf("  %s %5d %s", label, k, strings.Repeat("#", k*50/most))
+	}
+	for i, k := range hist[:buckets] {
+		if k < n/buckets/2 {
+			t.Fatalf("%d closes in tenth %d of the period, want at least half of an even share (%d)", k, i, n/buckets/2)
+		}
+	}
+	if hist[buckets] > n/buckets/2 {
+		t.Fatalf("%d closes after the period", hist[buckets])
+	}
+}
+
+// dialFrom opens a client connection from source address src.
+func dialFrom(t testing.TB, s *server.Server, src string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second,
+		NetDial: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).Dial}
+	c, _, err := d.Dial(wsURL(s, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -49,3 +49,18 @@ func RemoteClient(ip string) (undo func()) {
 	remoteForTest = netip.MustParseAddr(ip)
 	return func() { remoteForTest = netip.Addr{} }
 }
+
+// HandoffCounts is what s handed over: connections, bytes read and not
+// parsed, bytes queued and not written, and messages begun.
+func HandoffCounts(s *Server) (conns, unparsed, unsent, fragmented int64) {
+	return s.ho.handed.Load(), s.ho.unparsed.Load(), s.ho.unsent.Load(), s.ho.fragmented.Load()
+}
+
+// SlowHandoff makes handoffs send connections n at a time with a pause of
+// d after each batch. It returns the function that undoes it.
+func SlowHandoff(n int, d time.Duration) (undo func()) {
+	batchConns, batchPause = n, d
+	return func() { batchConns, batchPause = handoffMaxFDs, 0 }
+}
+
+const handoffMaxFDs = 250

@@ -110,13 +110,27 @@ func (s *Server) stopSweeper() {
 
 // publishHistory publishes content on a channel with history: the offset
 // is taken, the frame encoded with it and queued in one step (hub.PublishAt).
-func (s *Server) publishHistory(channel, content []byte) (int, *protocol.Position) {
+func (s *Server) publishHistory(channel, content []byte) (n int, pos *protocol.Position) {
+	if g := s.ho.giving.Load(); g != nil { // a new process takes the subscribers over (handoff_give.go)
+		g.publish(channel, nil, func() (int, []byte, uint64) {
+			var frame []byte
+			n, pos = s.publishHistoryLocal(channel, content, &frame)
+			return n, frame, pos.Offset
+		})
+		return n, pos
+	}
+	return s.publishHistoryLocal(channel, content, nil)
+}
+
+// publishHistoryLocal is publishHistory on this node's subscribers; it
+// stores the frame in *frame when frame is not nil.
+func (s *Server) publishHistoryLocal(channel, content []byte, frame *[]byte) (int, *protocol.Position) {
 	build := func(offset uint64) *hub.Message {
-		frame := protocol.HistoryFrame(channel, offset, content)
-		if s.cfg.Compression {
-			return deflateMessage(frame)
+		f := protocol.HistoryFrame(channel, offset, content)
+		if frame != nil {
+			*frame = f
 		}
-		return hub.NewMessage(frame, nil)
+		return hub.NewMessage(f, s.variant())
 	}
 	pos, n, _ := s.hub.PublishAt(channel, build)
 	s.stats.published.Add(1)

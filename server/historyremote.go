@@ -57,6 +57,10 @@ func (s *Server) publishRemoteOnce(channel, content []byte, key string) (*protoc
 
 // fromBrokerAt fans out a publication with history, encoded once here.
 func (s *Server) fromBrokerAt(channel []byte, offset uint64, content []byte) {
+	if g := s.ho.giving.Load(); g != nil {
+		s.deliverAtGiving(g, channel, offset, content)
+		return
+	}
 	n := s.hub.DeliverAt(channel, offset, func() *hub.Message {
 		frame := protocol.HistoryFrame(channel, offset, content)
 		if s.cfg.Compression {

@@ -52,6 +52,9 @@ func writeConnMetrics(w io.Writer, st *Stats) {
 	prom.Counter(w, "wsify_protocol_errors_total", "Connections closed for a WebSocket protocol violation.", uint64(st.ProtocolErrors))
 	prom.Counter(w, "wsify_poller_errors_total", "Times the poller refused to watch a socket or the listener.", st.PollerErrors)
 	prom.Counter(w, "wsify_panics_total", "Panics recovered; each is logged with its stack, and its connection closed with 1011.", st.Panics)
+	prom.Family(w, "wsify_handoff_connections_total", "counter", "Connections a handoff moved: handed to a new process, or taken over from an old one.")
+	prom.Sample(w, "wsify_handoff_connections_total", "direction", "handed", st.Handoff.Handed)
+	prom.Sample(w, "wsify_handoff_connections_total", "direction", "taken", st.Handoff.Taken)
 }
 
 func writeLimitMetrics(w io.Writer, l *LimitStats) {

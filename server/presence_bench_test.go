@@ -109,6 +109,7 @@ func BenchmarkPresenceDeadNodeCleanup25k(b *testing.B) {
 			pipe.HSet(ctx, "{wsify:room}:p", client, `{"client":"`+client+`","user":"`+user+`"}`)
 			pipe.HIncrBy(ctx, "{wsify:room}:pu", user, 1)
 			pipe.HSet(ctx, "{wsify:room}:pn:dead", client, user)
+			pipe.HSet(ctx, "{wsify:room}:po", client, "dead")
 		}
 		pipe.ZAdd(ctx, "{wsify:room}:px", redis.Z{Score: 1, Member: "dead"})
 		if _, err := pipe.Exec(ctx); err != nil {

@@ -78,6 +78,15 @@ func (s *Server) publish(channel, frame []byte, f *hub.Filter) (int, error) {
 // lets through, with its compressed form built on demand when
 // compression is on.
 func (s *Server) publishFrame(channel, frame []byte, f *hub.Filter) int {
+	if g := s.ho.giving.Load(); g != nil { // a new process takes the subscribers over (handoff_give.go)
+		return g.publish(channel, f, func() (int, []byte, uint64) { return s.publishLocal(channel, frame, f), frame, 0 })
+	}
+	return s.publishLocal(channel, frame, f)
+}
+
+// publishLocal queues an encoded publication on the local subscribers f
+// lets through.
+func (s *Server) publishLocal(channel, frame []byte, f *hub.Filter) int {
 	if !s.cfg.Compression {
 		return s.hub.PublishFiltered(channel, frame, f)
 	}
@@ -116,6 +125,9 @@ func (c *conn) admits(f *hub.Filter) bool {
 // isID reports, without allocating, whether id is c's client id (id()):
 // "<node id>-<connection number>".
 func (c *conn) isID(id []byte) bool {
+	if c.name != "" { // taken over from another process, with its id
+		return string(id) == c.name
+	}
 	node := c.srv.nodeID
 	if len(id) <= len(node)+1 || string(id[:len(node)]) != node || id[len(node)] != '-' {
 		return false

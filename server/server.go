@@ -63,6 +63,8 @@ type Server struct {
 	sweepStop     chan struct{} // stops the history sweeper; nil without one
 	sweepDone     chan struct{}
 	idem          *idempotency // POST /broadcast idempotency keys this node keeps (idempotency.go)
+
+	ho handoffState // handing the sockets to a new process, or taking them over (handoff.go)
 }
 
 // wheelTick is the resolution of every connection deadline: a handshake,
@@ -76,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nodeID: newNodeID(), lfd: -1, idem: newIdempotency(cfg.IdempotencyTTL)}
+	s.ho.gone = make(chan struct{})
 	s.auth = auth.New(cfg.Auth)
 	s.upgrader = ws.Upgrader{ReadBufferSize: cfg.MaxHeaderBytes}
 	s.bufs.New = func() any { b := make([]byte, 0, cfg.ReadBufferBytes); return &b }
@@ -94,8 +97,12 @@ func newNodeID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Start listens and serves in the background.
+// Start listens and serves in the background; with Config.TakeoverFrom it
+// takes the sockets of a running process over instead (handoff_take.go).
 func (s *Server) Start() error {
+	if s.cfg.TakeoverFrom != "" {
+		return s.takeOver()
+	}
 	if err := s.listenAdmin(); err != nil {
 		return err
 	}
@@ -109,6 +116,16 @@ func (s *Server) Start() error {
 		s.closeBroker()
 		return fmt.Errorf("server: %w", err)
 	}
+	if err := s.open(lfd, addr); err != nil {
+		return err
+	}
+	return s.serve()
+}
+
+// open makes everything that serves lfd, but does not accept yet. On a
+// failure it closes what Start opened before it.
+func (s *Server) open(lfd int, addr netip.AddrPort) error {
+	var err error
 	if s.poller, err = netpoll.New(); err != nil {
 		s.stopAdmin()
 		netpoll.CloseListener(lfd)
@@ -126,13 +143,27 @@ func (s *Server) Start() error {
 	s.wheel = wheel.New(wheelTick, func(c *conn) { c.schedule(evTimeout) })
 	s.startLimits()
 	s.startHTTP()
+	return nil
+}
+
+// serve starts accepting, on the public listener, the admin one and the
+// control socket.
+func (s *Server) serve() error {
 	s.serveAdmin()
-	if err := s.poller.AddListener(lfd, s.acceptReady); err != nil {
+	if err := s.poller.AddListener(s.lfd, s.acceptReady); err != nil {
 		s.stopAll()
 		return fmt.Errorf("server: watch listener: %w", err)
 	}
-	s.log.Info("wsify listening", "addr", addr.String(), "workers", s.cfg.Workers)
+	if err := s.listenControl(); err != nil {
+		s.stopAll()
+		netpoll.CloseListener(s.lfd)
+		return err
+	}
+	s.log.Info("wsify listening", "addr", s.addr.String(), "workers", s.cfg.Workers)
 	s.logProtectedMode()
+	if s.cfg.OnServing != nil {
+		s.cfg.OnServing()
+	}
 	return nil
 }
 
@@ -146,6 +177,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.draining.Swap(true) {
 		return nil
 	}
+	s.closeControl()
 	s.poller.CloseFD(s.lfd)
 	s.drain(ctx)
 	err := s.waitDrained(ctx)

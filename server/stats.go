@@ -175,6 +175,13 @@ type Stats struct {
 	AuthCalls  map[string]uint64            `json:"authorizer"`  // authorizer calls, by verdict
 	Broker     broker.Stats                 `json:"broker"`      // the broker's state and counters
 	Events     events.Stats                 `json:"events"`      // the lifecycle webhook (zero when off)
+	Handoff    HandoffStats                 `json:"handoff"`     // connections handed to or taken from another process
+}
+
+// HandoffStats counts the connections a handoff moved (README: Deploying).
+type HandoffStats struct {
+	Handed uint64 `json:"handed"` // sent to a new process
+	Taken  uint64 `json:"taken"`  // taken over from an old one
 }
 
 // LimitStats counts what the limits did since the server started.
@@ -194,7 +201,8 @@ type LimitStats struct {
 func (s *Server) Stats() Stats {
 	st := &s.stats
 	out := Stats{
-		Open: st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
+		Handoff: HandoffStats{Handed: uint64(s.ho.handed.Load()), Taken: uint64(s.ho.taken.Load())},
+		Open:    st.open.Load(), Sockets: s.conns.len(), Accepted: st.accepted.Load(),
 		Channels: s.hub.Channels(), Published: st.published.Load(), Deliveries: st.deliveries.Load(),
 		SlowConsumers: st.slowConsumers.Load(), HandshakeTimeouts: st.handshakeTimeouts.Load(),
 		ProtocolErrors: st.protocolErrors.Load(), Panics: st.panics.Load(), PollerErrors: st.pollerErrors.Load(), Goroutines: runtime.NumGoroutine(),

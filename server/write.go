@@ -31,7 +31,7 @@ func (c *conn) enqueue(frame []byte) bool {
 func (c *conn) Flush() {
 	c.mu.Lock()
 	c.flushQueued = false
-	if c.writing || c.wantOut || c.released || (c.ob.empty() && !c.closed) {
+	if c.writing || c.wantOut || c.released || c.frozen || (c.ob.empty() && !c.closed) {
 		c.mu.Unlock()
 		return
 	}
@@ -61,6 +61,10 @@ func (c *conn) writable() {
 func (c *conn) writeLoopLocked() {
 	for {
 		switch {
+		case c.frozen: // the handoff waits for this writer to stop
+			c.writing = false
+			c.unlockSubmit(c.scheduleLocked(evHandoff))
+			return
 		case c.closed && c.ob.closeKeep != kept:
 			c.ob.trimForClose(c.tls != nil)
 			continue

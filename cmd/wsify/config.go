@@ -79,6 +79,7 @@ func settings(o *options) []setting {
 		{"join-leave", "WSIFY_JOIN_LEAVE", "tell subscribers who joins and leaves, in the default namespace and those the namespaces file does not set", (*boolValue)(&c.JoinLeave)},
 		{"presence-ttl", "WSIFY_PRESENCE_TTL", "redis, redis-cluster: how long a node's presence counts after its last refresh (every third of it); a dead node's members stop counting within it", (*durationValue)(&c.Broker.PresenceTTL)},
 		{"namespaces", "WSIFY_NAMESPACES", "JSON or TOML file of per-namespace channel options (README: Channel history)", (*stringValue)(&c.NamespacesFile)},
+		{"control-socket", "WSIFY_CONTROL_SOCKET", "Unix socket on which a new wsify process takes this one's sockets over (--takeover, or SIGUSR2, which starts it); empty: off", (*stringValue)(&c.ControlSocket)},
 		{"log-level", "WSIFY_LOG_LEVEL", "debug, info, warn or error", (*choiceValue)(&o.logLevel)},
 		{"log-format", "WSIFY_LOG_FORMAT", "text or json", (*choiceValue)(&o.logFormat)},
 	}
@@ -94,6 +95,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	for _, s := range all {
 		fs.Var(s.value, s.name, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
+	fs.StringVar(&o.server.TakeoverFrom, "takeover", "", "take the listening sockets and connections of the wsify process listening on this control socket, instead of listening (flag only; SIGUSR2 starts such a process)")
 	fs.Usage = func() { usage(out, fs) }
 	for _, s := range all {
 		if v := getenv(s.env); v != "" {
