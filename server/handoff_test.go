@@ -62,7 +62,7 @@ func TestHandoffKeepsConnections(t *testing.T) {
 	for _, c := range clients {
 		expect(t, c, `{"channel":"a","content":1}`)
 	}
-	expect(t, clients[0], `{"id":"b","ok":true}`)
+	expect(t, clients[0], fmt.Sprintf(`{"id":"b","ok":true,"receivers":%d}`, len(clients)))
 	fresh := dial(t, nu)
 	joinSync(t, fresh, "a")
 	if h := nu.Stats().Handoff; h.Taken != uint64(len(clients)) {
@@ -102,11 +102,11 @@ func TestHandoffMidFrame(t *testing.T) {
 	}
 	half.write(bc[cut:])
 	half.expectText(`{"channel":"a","content":"whole"}`)
-	half.expectText(`{"id":"b","ok":true}`)
+	half.expectText(`{"id":"b","ok":true,"receivers":2}`)
 	frag.expectText(`{"channel":"a","content":"whole"}`)
 	frag.write(pieces[2])
 	frag.expectText(`{"channel":"a","content":"pieces"}`)
-	frag.expectText(`{"id":"f","ok":true}`)
+	frag.expectText(`{"id":"f","ok":true,"receivers":2}`)
 	half.expectText(`{"channel":"a","content":"pieces"}`)
 }
 

@@ -63,10 +63,18 @@ func (c *conn) wsUpgrade(rw io.ReadWriter) error {
 // upgrade completes the WebSocket handshake on head and goes on with any
 // frames the client sent right behind it.
 func (c *conn) upgrade(head []byte) bool {
+	w := c.headWriter()
+	var held *bytes.Buffer
+	if c.ident != nil && len(c.ident.Channels) > 0 {
+		// The 101 goes out once the channels the authorizer named are
+		// joined: a client that saw it may be published to there at once.
+		held = new(bytes.Buffer)
+		w = held
+	}
 	rw := struct {
 		io.Reader
 		io.Writer
-	}{bytes.NewReader(head), c.headWriter()}
+	}{bytes.NewReader(head), w}
 	if err := c.wsUpgrade(rw); err != nil {
 		c.srv.stats.rejected(reasonBadHandshake)
 		c.logRejected(reasonNames[reasonBadHandshake], err)
@@ -76,6 +84,12 @@ func (c *conn) upgrade(head []byte) bool {
 	c.opened(len(head))
 	c.emitConnect()
 	c.joinAssigned()
+	if held != nil {
+		if _, err := c.headWriter().Write(held.Bytes()); err != nil {
+			c.abort()
+			return false
+		}
+	}
 	return c.frames()
 }
 

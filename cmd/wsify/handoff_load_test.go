@@ -497,7 +497,7 @@ func (f fragmenter) finish(t testing.TB) {
 	t.Helper()
 	f.nc.Write(clientFrame(0x0, []byte(`"whole"},"id":"f"}`)))
 	f.expect(t, 0x1, `{"channel":"frag","content":"whole"}`)
-	f.expect(t, 0x1, `{"id":"f","ok":true}`)
+	f.expect(t, 0x1, `{"id":"f","ok":true,"receivers":1}`)
 }
 
 // slowReader is a subscriber that reads nothing until the end, with a
