@@ -126,7 +126,8 @@ func refDecode(p []byte, maxChannel int) (refCommand, *protocol.Error) {
 		return c, protocol.ErrNoCommand
 	}
 	c.Kind = map[string]protocol.Kind{"join": protocol.KindJoin, "leave": protocol.KindLeave, "broadcast": protocol.KindBroadcast,
-		"presence": protocol.KindPresence, "presence_stats": protocol.KindPresenceStats, "whoami": protocol.KindWhoami}[name]
+		"history": protocol.KindHistory, "presence": protocol.KindPresence, "presence_stats": protocol.KindPresenceStats,
+		"whoami": protocol.KindWhoami}[name]
 	if c.Kind == 0 {
 		return c, protocol.ErrUnknownCommand
 	}
@@ -146,6 +147,9 @@ func refArgs(c refCommand, raw json.RawMessage, maxChannel int) (refCommand, *pr
 		return c, err
 	}
 	c.Channel, c.Content = ch, args["content"]
+	if c.Kind == protocol.KindJoin || c.Kind == protocol.KindHistory {
+		return c, refHistoryArgs(c.Kind, args)
+	}
 	if c.Kind != protocol.KindBroadcast {
 		return c, nil
 	}
@@ -163,6 +167,38 @@ func refArgs(c refCommand, raw json.RawMessage, maxChannel int) (refCommand, *pr
 		return c, protocol.ErrBadEcho
 	}
 	return c, nil
+}
+
+// refHistoryArgs checks limit (history) and since (join and history).
+func refHistoryArgs(kind protocol.Kind, args map[string]json.RawMessage) *protocol.Error {
+	if limit, ok := args["limit"]; ok && kind == protocol.KindHistory && !refOffset(limit) {
+		return protocol.ErrBadLimit
+	}
+	raw, ok := args["since"]
+	if !ok {
+		return nil
+	}
+	var since map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &since) != nil {
+		return protocol.ErrBadSince
+	}
+	var epoch string
+	if e := since["epoch"]; !refOffset(since["offset"]) || len(e) == 0 || json.Unmarshal(e, &epoch) != nil {
+		return protocol.ErrBadSince
+	}
+	return nil
+}
+
+// refOffset reports whether raw is an integer from 0 to 2^53-1 written
+// with digits only.
+func refOffset(raw json.RawMessage) bool {
+	var n uint64
+	for _, b := range raw {
+		if b < '0' || b > '9' {
+			return false
+		}
+	}
+	return len(raw) > 0 && json.Unmarshal(raw, &n) == nil && n <= 1<<53-1
 }
 
 func refChannel(raw json.RawMessage, maxChannel int) ([]byte, *protocol.Error) {
