@@ -72,6 +72,7 @@ type conn struct {
 	flushQueued bool           // a Flush was promised to the hub; guarded by mu
 	wantOut     bool           // a write would block; guarded by mu
 	frozen      bool           // being handed to a new process: no writer starts; guarded by mu
+	held        bool           // the 101 waits first in the outbox for the assigned channels (handshake.go): no writer starts; guarded by mu
 	ob          outbox         // frames queued and the close frame; guarded by mu
 }
 

@@ -67,7 +67,8 @@ func (c *conn) upgrade(head []byte) bool {
 	var held *bytes.Buffer
 	if c.ident != nil && len(c.ident.Channels) > 0 {
 		// The 101 goes out once the channels the authorizer named are
-		// joined: a client that saw it may be published to there at once.
+		// joined (and confirmed by the broker, joinconfirm.go): a client
+		// that saw it may be published to there at once, from any node.
 		held = new(bytes.Buffer)
 		w = held
 	}
@@ -83,14 +84,35 @@ func (c *conn) upgrade(head []byte) bool {
 	}
 	c.opened(len(head))
 	c.emitConnect()
-	c.joinAssigned()
-	if held != nil {
-		if _, err := c.headWriter().Write(held.Bytes()); err != nil {
-			c.abort()
-			return false
-		}
+	if held == nil {
+		return c.frames()
 	}
+	c.hold(held.Bytes())
+	c.joinAssigned()
+	if waiting := c.unconfirmed(); waiting != nil {
+		c.waitOn(&assignedCall{c: c, channels: waiting})
+		return false
+	}
+	c.releaseHeld()
 	return c.frames()
+}
+
+// hold queues the 101 first in c's outbox, where the publications of the
+// channels about to be joined queue behind it, and keeps every writer off
+// until releaseHeld.
+func (c *conn) hold(answer []byte) {
+	c.mu.Lock()
+	c.held = true
+	c.ob.push(answer)
+	c.mu.Unlock()
+}
+
+// releaseHeld lets the 101, and what queued behind it, go.
+func (c *conn) releaseHeld() {
+	c.mu.Lock()
+	c.held = false
+	c.mu.Unlock()
+	c.Flush()
 }
 
 // joinAssigned joins the channels the authorizer's connect answer named,

@@ -26,6 +26,41 @@ type joinCall struct {
 	since   bool // the join named a since, which a channel without history cannot recover
 }
 
+// assignedCall holds the 101 of a connection whose authorizer named
+// channels (conn.hold) until the broker confirmed each, as a join's
+// answer waits: a client that saw it may be published to there from any
+// node.
+type assignedCall struct {
+	c        *conn
+	channels [][]byte
+}
+
+// unconfirmed returns the channels c is in that wait for the broker.
+func (c *conn) unconfirmed() [][]byte {
+	var waiting [][]byte
+	for _, ch := range c.channels {
+		if c.needsConfirm([]byte(ch)) {
+			waiting = append(waiting, []byte(ch))
+		}
+	}
+	return waiting
+}
+
+func (a *assignedCall) Run() {
+	s := a.c.srv
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Broker.Timeout)
+	for _, ch := range a.channels {
+		s.link.confirm.WaitSubscribed(ctx, ch) // a timeout answers all the same, as for a join
+	}
+	cancel()
+	a.c.mu.Lock()
+	a.c.unlockSubmit(a.c.scheduleLocked(evResume))
+}
+
+// finish lets the 101 go (brokerCall); the frames behind the handshake
+// run next (resume).
+func (a *assignedCall) finish(c *conn, _ error) { c.releaseHeld() }
+
 // needsConfirm reports whether a join of channel must wait for the broker.
 func (c *conn) needsConfirm(channel []byte) bool {
 	cf := c.srv.link.confirm

@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsify/wsify/auth"
 	"github.com/wsify/wsify/broker"
 	"github.com/wsify/wsify/internal/brokertest"
 	"github.com/wsify/wsify/server"
@@ -41,5 +44,39 @@ func TestAJoinAnsweredIsSubscribedEverywhere(t *testing.T) {
 		a.expect(t, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
 		a.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
 		a.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
+	}
+}
+
+// TestAssignedChannelsSubscribedBeforeTheUpgrade: the channels the
+// authorizer's connect answer names are joined, and confirmed by Redis,
+// before the 101 goes out: a publication made on another node the moment
+// the handshake completes reaches the new connection, every time.
+func TestAssignedChannelsSubscribedBeforeTheUpgrade(t *testing.T) {
+	const rounds = 200
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Command string
+			Args    struct{ Query map[string][]string }
+		}
+		if json.NewDecoder(r.Body).Decode(&m) == nil && m.Command == "connect" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"user":"u","channels":[%q]}`, firstOf(m.Args.Query["ch"]))
+		}
+	}))
+	t.Cleanup(authz.Close)
+	r := brokertest.StartRedis(t)
+	slow := "redis://" + brokertest.LatencyProxy(t, strings.TrimPrefix(r.URL(), "redis://"), 5*time.Millisecond)
+	a := start(t, server.Config{Broker: broker.Config{Driver: "redis", URL: slow}, Auth: auth.Config{URL: authz.URL}})
+	b := start(t, server.Config{Broker: broker.Config{Driver: "redis", URL: r.URL()}})
+	waitHealth(t, a, http.StatusOK)
+	waitHealth(t, b, http.StatusOK)
+	for i := range rounds {
+		ch := fmt.Sprintf("inbox-%d", i)
+		c := mustDialQuery(t, a, "ch="+ch)
+		if status, body := post(t, httpURL(b, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i)); status != http.StatusCreated {
+			t.Fatalf("round %d: POST /broadcast: %d %s", i, status, body)
+		}
+		expect(t, c, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
+		c.Close()
 	}
 }

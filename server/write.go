@@ -31,7 +31,7 @@ func (c *conn) enqueue(frame []byte) bool {
 func (c *conn) Flush() {
 	c.mu.Lock()
 	c.flushQueued = false
-	if c.writing || c.wantOut || c.released || c.frozen || (c.ob.empty() && !c.closed) {
+	if c.writing || c.wantOut || c.released || c.frozen || c.held || (c.ob.empty() && !c.closed) {
 		c.mu.Unlock()
 		return
 	}
