@@ -225,6 +225,10 @@ func TestHandoffKeepsFilters(t *testing.T) {
 		t.Fatalf("marker: %d %s", code, body)
 	}
 	subs[0].waitFor(t, map[string]int{"marker": 1}, "the subscriber left out (nothing narrowed, then the marker)")
+	body := `{"client":` + strconv.Quote(excluded) + `}`
+	if code, answer := post(t, "http://"+addr+"/disconnect", "application/json", body); code != 200 || answer != `{"ok":true,"disconnected":1}` {
+		t.Fatalf("POST /disconnect of a connection taken over, by its id: %d %s", code, answer)
+	}
 }
 
 // TestHandoffDrainsTLSConnections: TLS connections cannot change process

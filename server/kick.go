@@ -71,8 +71,10 @@ func (s *Server) fromControl(payload []byte) {
 func (s *Server) kick(k kickOrder) int {
 	var client []byte
 	if k.Client != "" {
-		if client = []byte(k.Client); !s.ownsClientID(client) {
-			return 0 // another node's connection: nothing here to walk for
+		// Another node's connection: nothing here to walk for, unless this
+		// node took connections over from another process, with their ids.
+		if client = []byte(k.Client); !s.ownsClientID(client) && s.ho.taken.Load() == 0 {
+			return 0
 		}
 	}
 	d := discKicked
