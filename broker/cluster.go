@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -150,12 +149,7 @@ func (c *clusterBroker) onSlot(slot uint16, call func(ctx context.Context, sh *s
 // the single-Redis driver does: at the limit run replaces the shard's
 // connections, and the broker is down until they are confirmed again.
 func (c *clusterBroker) noteAnswer(sh *shard, err error) {
-	var reply redis.Error
-	if err == nil || errors.As(err, &reply) {
-		sh.unanswered.Store(0)
-		return
-	}
-	if sh.unanswered.Add(1) == unansweredLimit {
+	if noteUnanswered(&sh.unanswered, err) {
 		select {
 		case c.stuck <- sh:
 		default:

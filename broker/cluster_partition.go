@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wsify/wsify/internal/backoff"
 )
 
 // shard is a master of the cluster as this node uses it: a small pool for
@@ -83,25 +81,12 @@ func (sh *shard) close() {
 }
 
 // run keeps the partition's connection up, as the single-Redis driver
-// keeps its one: after each failure it reports down and backs off.
+// keeps its one (keepUp).
 func (p *partition) run() {
 	defer close(p.done)
-	cfg := p.c.cfg
-	for attempt := 1; ; attempt++ {
-		wasUp, err := p.session()
-		if p.ctx.Err() != nil {
-			return
-		}
-		if wasUp {
-			attempt = 1
-		}
-		p.report(partEvent{reason: p.sh.addr + ": " + cfg.scrub(err.Error())})
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-time.After(backoff.Delay(cfg.MinBackoff, cfg.MaxBackoff, attempt)):
-		}
-	}
+	keepUp(p.ctx, p.c.cfg, p.session, func(err error) {
+		p.report(partEvent{reason: p.sh.addr + ": " + p.c.cfg.scrub(err.Error())})
+	})
 }
 
 func (p *partition) report(ev partEvent) {

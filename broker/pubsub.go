@@ -8,7 +8,30 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wsify/wsify/internal/backoff"
 )
+
+// keepUp runs a subscription connection's session again and again until
+// ctx ends: after each failure it reports it to down and waits out the
+// backoff; a session that was up starts the backoff over.
+func keepUp(ctx context.Context, cfg Config, session func() (wasUp bool, err error), down func(error)) {
+	for attempt := 1; ; attempt++ {
+		wasUp, err := session()
+		if ctx.Err() != nil {
+			return
+		}
+		if wasUp {
+			attempt = 1
+		}
+		down(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff.Delay(cfg.MinBackoff, cfg.MaxBackoff, attempt)):
+		}
+	}
+}
 
 // receivePubSub reads a Redis subscription connection (single Redis or a
 // cluster partition) until it fails or handle refuses a message. An idle

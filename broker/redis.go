@@ -11,8 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
-
-	"github.com/wsify/wsify/internal/backoff"
 )
 
 // redisBroker rides on Redis pub/sub. Publications go through the client's
@@ -49,6 +47,18 @@ const syncToken = "wsify-sync"
 // server only after two ping intervals; meanwhile every publication would
 // wait the whole Timeout. One miss can be a blip; three are not.
 const unansweredLimit = 3
+
+// noteUnanswered counts in n the publications in a row a Redis did not
+// answer (an error reply is an answer: the server is there) and reports
+// the one that reaches unansweredLimit.
+func noteUnanswered(n *atomic.Uint32, err error) (atLimit bool) {
+	var reply redis.Error
+	if err == nil || errors.As(err, &reply) {
+		n.Store(0)
+		return false
+	}
+	return n.Add(1) == unansweredLimit
+}
 
 // batchSize bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
 const batchSize = 512
@@ -105,12 +115,7 @@ func (r *redisBroker) PublishFiltered(channel, filter, frame []byte) error {
 // run to replace the session, which reports down until a fresh connection
 // has been confirmed, so that publications meanwhile fail at once.
 func (r *redisBroker) noteAnswer(err error) {
-	var reply redis.Error
-	if err == nil || errors.As(err, &reply) {
-		r.unanswered.Store(0)
-		return
-	}
-	if r.unanswered.Add(1) == unansweredLimit {
+	if noteUnanswered(&r.unanswered, err) {
 		select {
 		case r.recycle <- err:
 		default:
@@ -141,25 +146,12 @@ func (r *redisBroker) Close() error {
 	return err
 }
 
-// run keeps a subscription connection up: after each failure it reports
-// down and waits out the backoff before connecting again.
+// run keeps a subscription connection up (keepUp).
 func (r *redisBroker) run() {
 	defer close(r.done)
-	for attempt := 1; ; attempt++ {
-		wasUp, err := r.session()
-		if r.ctx.Err() != nil {
-			return
-		}
-		if wasUp {
-			attempt = 1
-		}
+	keepUp(r.ctx, r.cfg, r.session, func(err error) {
 		r.health.set(false, "redis "+r.cfg.RedactedURL()+": "+r.cfg.scrub(err.Error()))
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-time.After(backoff.Delay(r.cfg.MinBackoff, r.cfg.MaxBackoff, attempt)):
-		}
-	}
+	})
 }
 
 // session connects, subscribes every wanted channel, reports up once Redis

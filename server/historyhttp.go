@@ -12,13 +12,7 @@ import (
 // with the object of the history command's reply. It is guarded as POST
 // /broadcast is: the broadcast key when set, protected mode otherwise.
 func (s *Server) handleHistory(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() {
-		ctx.Response.Header.Set("Allow", "GET")
-		httpError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use GET")
-		return
-	}
-	if !s.keyOK(ctx) {
-		httpError(ctx, fasthttp.StatusForbidden, "forbidden", "missing or wrong broadcast key")
+	if !s.operatorGet(ctx) {
 		return
 	}
 	q, perr := s.historyQuery(ctx.QueryArgs())
@@ -26,13 +20,7 @@ func (s *Server) handleHistory(ctx *fasthttp.RequestCtx) {
 	if perr == nil {
 		body, perr = s.History(nil, q)
 	}
-	ctx.SetContentType("application/json")
-	if perr != nil {
-		ctx.SetStatusCode(perr.Status)
-		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, perr))
-		return
-	}
-	ctx.SetBody(body)
+	answerRead(ctx, body, perr)
 }
 
 // historyQuery reads the query string as the history command's args.

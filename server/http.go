@@ -136,6 +136,31 @@ func isJSON(contentType []byte) bool {
 	return err == nil && mt == "application/json"
 }
 
+// operatorGet checks a GET of the backends' reads (/history, /presence,
+// /presence_stats) as operatorPost does a POST: method (405), key (403).
+func (s *Server) operatorGet(ctx *fasthttp.RequestCtx) bool {
+	switch {
+	case !ctx.IsGet():
+		ctx.Response.Header.Set("Allow", "GET")
+		httpError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+	case !s.keyOK(ctx):
+		httpError(ctx, fasthttp.StatusForbidden, "forbidden", "missing or wrong broadcast key")
+	default:
+		return true
+	}
+	return false
+}
+
+// answerRead answers a backend's read: body, or perr when not nil.
+func answerRead(ctx *fasthttp.RequestCtx, body []byte, perr *protocol.Error) {
+	ctx.SetContentType("application/json")
+	if perr != nil {
+		ctx.SetStatusCode(perr.Status)
+		body = protocol.AppendErrorJSON(nil, nil, perr)
+	}
+	ctx.SetBody(body)
+}
+
 func httpError(ctx *fasthttp.RequestCtx, status int, code, message string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")

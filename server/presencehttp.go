@@ -13,13 +13,7 @@ import (
 // guarded as POST /broadcast is: the broadcast key when set, protected
 // mode otherwise. A backend may ask about any channel.
 func (s *Server) handlePresence(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() {
-		ctx.Response.Header.Set("Allow", "GET")
-		httpError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use GET")
-		return
-	}
-	if !s.keyOK(ctx) {
-		httpError(ctx, fasthttp.StatusForbidden, "forbidden", "missing or wrong broadcast key")
+	if !s.operatorGet(ctx) {
 		return
 	}
 	kind := protocol.KindPresence
@@ -36,11 +30,5 @@ func (s *Server) handlePresence(ctx *fasthttp.RequestCtx) {
 		body, perr = s.presenceAnswer(c, kind, nil, channel)
 		cancel()
 	}
-	ctx.SetContentType("application/json")
-	if perr != nil {
-		ctx.SetStatusCode(perr.Status)
-		ctx.SetBody(protocol.AppendErrorJSON(nil, nil, perr))
-		return
-	}
-	ctx.SetBody(body)
+	answerRead(ctx, body, perr)
 }
