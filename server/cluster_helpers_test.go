@@ -61,9 +61,15 @@ func natsCluster(t *testing.T) cluster {
 // reports healthy.
 func startNodes(t *testing.T, k int, b broker.Config) []*server.Server {
 	t.Helper()
+	return startNodesWith(t, k, server.Config{Broker: b})
+}
+
+// startNodesWith starts k nodes of cfg and waits until each is healthy.
+func startNodesWith(t *testing.T, k int, cfg server.Config) []*server.Server {
+	t.Helper()
 	nodes := make([]*server.Server, k)
 	for i := range nodes {
-		nodes[i] = start(t, server.Config{Broker: b})
+		nodes[i] = start(t, cfg)
 	}
 	for _, s := range nodes {
 		waitHealth(t, s, http.StatusOK)

@@ -14,21 +14,7 @@ import (
 func clusterHistoryNodes(t *testing.T, k int, cfg server.Config) ([]*server.Server, *brokertest.Cluster) {
 	t.Helper()
 	c, rc := shardedCluster(t)
-	cfg.Broker = c.cfg
-	if cfg.HistorySize == 0 {
-		cfg.HistorySize = 100
-	}
-	if cfg.HistoryTTL == 0 {
-		cfg.HistoryTTL = time.Minute
-	}
-	nodes := make([]*server.Server, k)
-	for i := range nodes {
-		nodes[i] = start(t, cfg)
-	}
-	for _, s := range nodes {
-		waitHealth(t, s, 200)
-	}
-	return nodes, rc
+	return historyNodes(t, k, cfg, c.cfg), rc
 }
 
 // TestContinuityOnThreeNodesOverRedisCluster is

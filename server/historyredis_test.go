@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -20,21 +21,17 @@ import (
 func redisHistoryNodes(t *testing.T, k int, cfg server.Config) ([]*server.Server, *brokertest.Redis) {
 	t.Helper()
 	r := brokertest.StartRedis(t)
-	cfg.Broker = broker.Config{Driver: "redis", URL: r.URL()}
-	if cfg.HistorySize == 0 {
-		cfg.HistorySize = 100
-	}
-	if cfg.HistoryTTL == 0 {
-		cfg.HistoryTTL = time.Minute
-	}
-	nodes := make([]*server.Server, k)
-	for i := range nodes {
-		nodes[i] = start(t, cfg)
-	}
-	for _, s := range nodes {
-		waitHealth(t, s, 200)
-	}
-	return nodes, r
+	return historyNodes(t, k, cfg, broker.Config{Driver: "redis", URL: r.URL()}), r
+}
+
+// historyNodes starts k nodes of cfg on broker b, keeping history there
+// (100 publications for a minute unless cfg says).
+func historyNodes(t *testing.T, k int, cfg server.Config, b broker.Config) []*server.Server {
+	t.Helper()
+	cfg.Broker = b
+	cfg.HistorySize = cmp.Or(cfg.HistorySize, 100)
+	cfg.HistoryTTL = cmp.Or(cfg.HistoryTTL, time.Minute)
+	return startNodesWith(t, k, cfg)
 }
 
 func TestRedisHistoryIsSharedByEveryNode(t *testing.T) {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -30,16 +29,5 @@ func TestAJoinAnsweredIsSubscribedEverywhereOnACluster(t *testing.T) {
 	for _, s := range nodes {
 		waitHealth(t, s, http.StatusOK)
 	}
-	a, b := dialPeer(t, nodes[0]), nodes[1]
-	for i := range rounds {
-		ch := fmt.Sprintf("race-%d", i)
-		a.send(t, fmt.Sprintf(`{"command":"join","args":{"channel":%q},"id":%d}`, ch, i))
-		a.expect(t, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
-		if status, body := post(t, httpURL(b, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i)); status != http.StatusCreated {
-			t.Fatalf("round %d: POST /broadcast: %d %s", i, status, body)
-		}
-		a.expect(t, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
-		a.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
-		a.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
-	}
+	joinThenPublish(t, rounds, nodes[0], nodes[1])
 }

@@ -33,17 +33,24 @@ func TestAJoinAnsweredIsSubscribedEverywhere(t *testing.T) {
 	for _, s := range nodes {
 		waitHealth(t, s, http.StatusOK)
 	}
-	a, b := dialPeer(t, nodes[0]), nodes[1]
+	joinThenPublish(t, rounds, nodes[0], nodes[1])
+}
+
+// joinThenPublish joins a new channel on node a each round and, the moment
+// the answer arrives, POSTs to it on node b: the publication must arrive.
+func joinThenPublish(t *testing.T, rounds int, a, b *server.Server) {
+	t.Helper()
+	p := dialPeer(t, a)
 	for i := range rounds {
 		ch := fmt.Sprintf("race-%d", i)
-		a.send(t, fmt.Sprintf(`{"command":"join","args":{"channel":%q},"id":%d}`, ch, i))
-		a.expect(t, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
+		p.send(t, fmt.Sprintf(`{"command":"join","args":{"channel":%q},"id":%d}`, ch, i))
+		p.expect(t, fmt.Sprintf(`{"id":%d,"ok":true}`, i))
 		if status, body := post(t, httpURL(b, "/broadcast"), "application/json", fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i)); status != http.StatusCreated {
 			t.Fatalf("round %d: POST /broadcast: %d %s", i, status, body)
 		}
-		a.expect(t, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
-		a.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
-		a.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
+		p.expect(t, fmt.Sprintf(`{"channel":%q,"content":%d}`, ch, i))
+		p.send(t, fmt.Sprintf(`{"command":"leave","args":{"channel":%q},"id":"l%d"}`, ch, i))
+		p.expect(t, fmt.Sprintf(`{"id":"l%d","ok":true}`, i))
 	}
 }
 
