@@ -226,25 +226,6 @@ func (c *clusterBroker) deliver() {
 }
 
 func (c *clusterBroker) handle(m *redis.Message) {
-	if strings.HasPrefix(m.Payload, historyMagic) {
-		if name, ok := c.channelOf(m.Channel); ok {
-			c.deliverHistory(c.h, name, m.Payload)
-		} else {
-			c.dropped.Add(1)
-		}
-		return
-	}
-	if strings.HasPrefix(m.Payload, c.self) {
-		c.own.Add(1) // checked before the copy below: the common echo case
-		return
-	}
 	name, ok := c.channelOf(m.Channel)
-	if !ok {
-		c.dropped.Add(1)
-		return
-	}
-	filter, frame, ok := c.accept(c.node, []byte(m.Payload))
-	if ok {
-		c.h.deliver([]byte(name), filter, frame)
-	}
+	c.deliverMessage(c.h, c.node, c.self, name, ok, m.Payload)
 }

@@ -5,12 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wsify/wsify/internal/backoff"
 )
+
+// deliverMessage hands a Redis message on channel (known false: not a
+// wsify channel) to h: a history publication, or another node's
+// publication; this node's own (self, its envelope's start) are counted
+// and dropped before any copy.
+func (c *counters) deliverMessage(h Handlers, node nodeID, self, channel string, known bool, payload string) {
+	switch {
+	case !known:
+		c.dropped.Add(1)
+	case strings.HasPrefix(payload, historyMagic):
+		c.deliverHistory(h, channel, payload)
+	case strings.HasPrefix(payload, self):
+		c.own.Add(1)
+	default:
+		if filter, frame, ok := c.accept(node, []byte(payload)); ok {
+			h.deliver([]byte(channel), filter, frame)
+		}
+	}
+}
 
 // keepUp runs a subscription connection's session again and again until
 // ctx ends: after each failure it reports it to down and waits out the

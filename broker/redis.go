@@ -275,25 +275,6 @@ func (r *redisBroker) handle(msg any, pong chan<- struct{}) {
 }
 
 func (r *redisBroker) deliver(m *redis.Message) {
-	if strings.HasPrefix(m.Payload, historyMagic) {
-		if name, ok := strings.CutPrefix(m.Channel, r.keyPrefix); ok {
-			r.deliverHistory(r.h, name, m.Payload)
-		} else {
-			r.dropped.Add(1)
-		}
-		return
-	}
-	if strings.HasPrefix(m.Payload, r.self) {
-		r.own.Add(1) // checked before the copy below: the common echo case
-		return
-	}
 	name, ok := strings.CutPrefix(m.Channel, r.keyPrefix)
-	if !ok {
-		r.dropped.Add(1)
-		return
-	}
-	filter, frame, ok := r.accept(r.node, []byte(m.Payload))
-	if ok {
-		r.h.deliver([]byte(name), filter, frame)
-	}
+	r.deliverMessage(r.h, r.node, r.self, name, ok, m.Payload)
 }
