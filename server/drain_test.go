@@ -39,33 +39,8 @@ func TestGentleDrainSpreadsTheCloses(t *testing.T) {
 		clients[i] = dial(t, s)
 		joinSync(t, clients[i], "all")
 	}
-	for i := range msgs {
-		postToChannel(t, s, "all", fmt.Sprint(i))
-	}
-	began := time.Now()
-	results := make(chan drained, n)
-	for _, c := range clients {
-		go func() { results <- readUntilClose(c, began) }()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var times []time.Duration
-	for range n {
-		r := <-results
-		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != msgs {
-			t.Fatalf("a client got %d of %d publications, then close %d %q (%v)", r.received, msgs, r.code, r.reason, r.err)
-		}
-		var reason struct {
-			Reconnect bool  `json:"reconnect"`
-			DelayMS   int64 `json:"delay_ms"`
-		}
-		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || !reason.Reconnect ||
-			reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
-			t.Fatalf("close reason %q: want reconnect with a delay from 0 to %v", r.reason, period)
-		}
+	for _, r := range shutDownDrained(t, s, clients, msgs, period, 20*time.Second) {
 		times = append(times, r.at)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
@@ -146,34 +121,8 @@ func TestGentleDrainHistogram(t *testing.T) {
 		clients[i] = dialFrom(t, s, fmt.Sprintf("127.0.0.%d", 2+i/2000))
 		joinSync(t, clients[i], "all")
 	}
-	for i := range msgs {
-		postToChannel(t, s, "all", fmt.Sprint(i))
-	}
-	began := time.Now()
-	results := make(chan drained, n)
-	for _, c := range clients {
-		go func() { results <- readUntilClose(c, began) }()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var hist [buckets + 1]int // the last: after the period
-	for range n {
-		r := <-results
-		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != msgs {
-			t.Fatalf("a client got %d of %d publications, then close %d %q (%v)", r.received, msgs, r.code, r.reason, r.err)
-		}
-		var reason struct {
-			Reason    string `json:"reason"`
-			Reconnect bool   `json:"reconnect"`
-			DelayMS   int64  `json:"delay_ms"`
-		}
-		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || reason.Reason != "shutdown" || !reason.Reconnect ||
-			reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
-			t.Fatalf("close reason %q: want shutdown, reconnect, a delay from 0 to %v", r.reason, period)
-		}
+	for _, r := range shutDownDrained(t, s, clients, msgs, period, 30*time.Second) {
 		hist[min(buckets, int(r.at*buckets/period))]++
 	}
 	t.Logf("%d closes over a drain period of %v:", n, period)
@@ -194,6 +143,45 @@ func TestGentleDrainHistogram(t *testing.T) {
 	if hist[buckets] > n/buckets/2 {
 		t.Fatalf("%d closes after the period", hist[buckets])
 	}
+}
+
+// shutDownDrained publishes msgs times on "all", which clients joined,
+// shuts s down within timeout and returns what each client saw, each
+// checked to be the gentle drain: every publication, then 1001 with a
+// shutdown reason carrying a reconnect delay within period.
+func shutDownDrained(t *testing.T, s *server.Server, clients []*websocket.Conn, msgs int, period, timeout time.Duration) []drained {
+	t.Helper()
+	for i := range msgs {
+		postToChannel(t, s, "all", fmt.Sprint(i))
+	}
+	began := time.Now()
+	results := make(chan drained, len(clients))
+	for _, c := range clients {
+		go func() { results <- readUntilClose(c, began) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]drained, len(clients))
+	for i := range out {
+		r := <-results
+		if r.err != nil || r.code != websocket.CloseGoingAway || r.received != msgs {
+			t.Fatalf("a client got %d of %d publications, then close %d %q (%v)", r.received, msgs, r.code, r.reason, r.err)
+		}
+		var reason struct {
+			Reason    string `json:"reason"`
+			Reconnect bool   `json:"reconnect"`
+			DelayMS   int64  `json:"delay_ms"`
+		}
+		if err := json.Unmarshal([]byte(r.reason), &reason); err != nil || reason.Reason != "shutdown" || !reason.Reconnect ||
+			reason.DelayMS < 0 || reason.DelayMS > period.Milliseconds() {
+			t.Fatalf("close reason %q: want shutdown, reconnect, a delay from 0 to %v", r.reason, period)
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // dialFrom opens a client connection from source address src.
