@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsify/wsify/internal/testutil"
+	"github.com/wsify/wsify/server"
 )
 
 // Publications in the handoff tests carry {"p":publisher,"i":n}: each
@@ -115,6 +116,21 @@ func (s *subscriber) waitFor(t testing.TB, want map[string]int, who string) {
 	case !ok:
 		t.Fatalf("%s got %v of %v", who, s.next, want)
 	}
+}
+
+// liveSubscribers joins n clients of s to "live", each watched, and makes
+// the first active of them broadcast there every 50 ms (as "ws-<i>").
+func liveSubscribers(t testing.TB, s *server.Server, n, active int) []*subscriber {
+	subs := make([]*subscriber, n)
+	for i := range subs {
+		c := dial(t, s)
+		joinSync(t, c, "live")
+		subs[i] = watch(t, c)
+	}
+	for i, sub := range subs[:active] {
+		go broadcastEvery(t, sub.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, sub)
+	}
+	return subs
 }
 
 // broadcastEvery makes c broadcast on "live" as publisher name every d

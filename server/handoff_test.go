@@ -146,15 +146,7 @@ func TestHandoffPublicationsInFlight(t *testing.T) {
 	path := controlPath(t)
 	old := start(t, server.Config{ControlSocket: path})
 	const subs, active = 100, 10
-	var subscribers []*subscriber
-	for range subs {
-		c := dial(t, old)
-		joinSync(t, c, "live")
-		subscribers = append(subscribers, watch(t, c))
-	}
-	for i, s := range subscribers[:active] {
-		go broadcastEvery(t, s.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, s)
-	}
+	subscribers := liveSubscribers(t, old, subs, active)
 	addr := old.Addr().String()
 	p := startPoster(t, "post", addr, "live", 5*time.Millisecond)
 	up := startUpgrader(t, addr, 5*time.Millisecond)
@@ -302,15 +294,7 @@ func TestHandoffWithRedis(t *testing.T) {
 	old := start(t, server.Config{ControlSocket: path, Broker: bcfg})
 	other := start(t, server.Config{Broker: bcfg})
 	const subs, active = 60, 6
-	var subscribers []*subscriber
-	for range subs {
-		c := dial(t, old)
-		joinSync(t, c, "live")
-		subscribers = append(subscribers, watch(t, c))
-	}
-	for i, s := range subscribers[:active] {
-		go broadcastEvery(t, s.c, fmt.Sprintf("ws-%d", i), 50*time.Millisecond, s)
-	}
+	subscribers := liveSubscribers(t, old, subs, active)
 	remote := startPoster(t, "remote", other.Addr().String(), "live", 2*time.Millisecond)
 	local := startPoster(t, "post", old.Addr().String(), "live", 5*time.Millisecond)
 	up := startUpgrader(t, old.Addr().String(), 5*time.Millisecond)
