@@ -25,24 +25,19 @@ type Entry struct {
 // channel's lock. The frames are shared, not copied: they never change.
 func (h *Hub) Histories() []Kept {
 	var all []Kept
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.RLock()
-		for name, ch := range sh.channels {
-			if ch.hist == nil {
-				continue
-			}
-			ch.mu.Lock()
-			k := Kept{Channel: []byte(name), Epoch: ch.hist.epoch, Last: ch.hist.last, Touched: ch.hist.touched, Pubs: make([]Entry, ch.hist.n)}
-			for j := range k.Pubs {
-				e := ch.hist.at(j)
-				k.Pubs[j] = Entry{At: e.at, Frame: e.m.Frame}
-			}
-			ch.mu.Unlock()
-			all = append(all, k)
+	h.eachChannel(func(name string, ch *channel) {
+		if ch.hist == nil {
+			return
 		}
-		sh.mu.RUnlock()
-	}
+		ch.mu.Lock()
+		k := Kept{Channel: []byte(name), Epoch: ch.hist.epoch, Last: ch.hist.last, Touched: ch.hist.touched, Pubs: make([]Entry, ch.hist.n)}
+		for j := range k.Pubs {
+			e := ch.hist.at(j)
+			k.Pubs[j] = Entry{At: e.at, Frame: e.m.Frame}
+		}
+		ch.mu.Unlock()
+		all = append(all, k)
+	})
 	return all
 }
 
@@ -76,15 +71,10 @@ func (h *Hub) Restore(k Kept, variant func(frame []byte) []byte) bool {
 // included).
 func (h *Hub) Names() []string {
 	var names []string
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.RLock()
-		for name, ch := range sh.channels {
-			if ch.len() > 0 {
-				names = append(names, name)
-			}
+	h.eachChannel(func(name string, ch *channel) {
+		if ch.len() > 0 {
+			names = append(names, name)
 		}
-		sh.mu.RUnlock()
-	}
+	})
 	return names
 }

@@ -195,18 +195,13 @@ type aged struct {
 // byAge lists the channels with history, least recently touched first.
 func (h *Hub) byAge() []aged {
 	var all []aged
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.RLock()
-		for name, ch := range sh.channels {
-			if ch.hist != nil {
-				ch.mu.Lock()
-				all = append(all, aged{name, ch.hist.touched})
-				ch.mu.Unlock()
-			}
+	h.eachChannel(func(name string, ch *channel) {
+		if ch.hist != nil {
+			ch.mu.Lock()
+			all = append(all, aged{name, ch.hist.touched})
+			ch.mu.Unlock()
 		}
-		sh.mu.RUnlock()
-	}
+	})
 	slices.SortFunc(all, func(a, b aged) int { return int(min(max(a.touched-b.touched, -1), 1)) })
 	return all
 }

@@ -83,6 +83,19 @@ func (h *Hub) shard(name []byte) *shard {
 	return &h.shards[maphash.Bytes(h.seed, name)%numShards]
 }
 
+// eachChannel calls fn for every channel, under its shard's read lock
+// (fn may take the channel's lock: it comes next in the lock order).
+func (h *Hub) eachChannel(fn func(name string, ch *channel)) {
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for name, ch := range sh.channels {
+			fn(name, ch)
+		}
+		sh.mu.RUnlock()
+	}
+}
+
 // Channels returns how many channels have subscribers.
 func (h *Hub) Channels() int { return int(h.channels.Load()) }
 
