@@ -138,11 +138,7 @@ const (
 // (the id left out when nil), with "recovered" as rec says. A nil pos
 // leaves out offset and epoch: a channel without history.
 func AppendPositionJSON(dst, id []byte, pos *Position, rec Recovery) []byte {
-	dst = append(dst, '{')
-	if id != nil {
-		dst = append(append(append(dst, `"id":`...), id...), ',')
-	}
-	dst = append(dst, `"ok":true`...)
+	dst = appendOK(dst, id)
 	if pos != nil {
 		dst = appendPosition(dst, *pos)
 	}
@@ -170,11 +166,7 @@ func AppendPositionFrame(dst, id []byte, pos *Position, rec Recovery) []byte {
 // "offset":..,"epoch":..}, with "recovered" as rec says. contents are the
 // publications' contents, oldest first, and offsets theirs.
 func AppendHistoryJSON(dst, id []byte, offsets []uint64, contents [][]byte, pos Position, rec Recovery) []byte {
-	dst = append(dst, '{')
-	if id != nil {
-		dst = append(append(append(dst, `"id":`...), id...), ',')
-	}
-	dst = append(dst, `"ok":true,"publications":[`...)
+	dst = append(appendOK(dst, id), `,"publications":[`...)
 	for i, c := range contents {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -197,11 +189,7 @@ func AppendHistoryJSON(dst, id []byte, offsets []uint64, contents [][]byte, pos 
 // "receivers" on a channel with history (pos not nil), the id left out
 // when nil (POST /broadcast).
 func AppendPublishedJSON(dst, id []byte, receivers int, pos *Position) []byte {
-	dst = append(dst, '{')
-	if id != nil {
-		dst = append(append(append(dst, `"id":`...), id...), ',')
-	}
-	dst = append(dst, `"ok":true`...)
+	dst = appendOK(dst, id)
 	if pos != nil {
 		dst = appendPosition(dst, *pos)
 	}

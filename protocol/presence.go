@@ -67,12 +67,3 @@ func AppendPresenceStatsJSON(dst, id []byte, clients, users int) []byte {
 	dst = strconv.AppendInt(append(dst, `,"users":`...), int64(users), 10)
 	return append(dst, '}')
 }
-
-// appendOK opens a reply object: {"id":<id>,"ok":true or {"ok":true.
-func appendOK(dst, id []byte) []byte {
-	dst = append(dst, '{')
-	if id != nil {
-		dst = append(append(append(dst, `"id":`...), id...), ',')
-	}
-	return append(dst, `"ok":true`...)
-}

@@ -62,14 +62,23 @@ func errorJSONLen(id []byte, e *Error) int {
 	return n
 }
 
-// AppendErrorJSON appends {"id":<id>,"error":{"code":..,"message":..}}, the
-// id left out when nil. POST /broadcast answers with the same body.
-func AppendErrorJSON(dst, id []byte, e *Error) []byte {
+// openReply opens a reply object: {"id":<id>, or { when id is nil.
+func openReply(dst, id []byte) []byte {
 	dst = append(dst, '{')
 	if id != nil {
 		dst = append(append(append(dst, `"id":`...), id...), ',')
 	}
-	dst = append(dst, `"error":{"code":`...)
+	return dst
+}
+
+// appendOK opens a reply object that succeeded: {"id":<id>,"ok":true or
+// {"ok":true.
+func appendOK(dst, id []byte) []byte { return append(openReply(dst, id), `"ok":true`...) }
+
+// AppendErrorJSON appends {"id":<id>,"error":{"code":..,"message":..}}, the
+// id left out when nil. POST /broadcast answers with the same body.
+func AppendErrorJSON(dst, id []byte, e *Error) []byte {
+	dst = append(openReply(dst, id), `"error":{"code":`...)
 	dst = AppendString(dst, []byte(e.Code))
 	dst = append(dst, `,"message":`...)
 	dst = AppendString(dst, []byte(e.Message))
