@@ -71,10 +71,8 @@ func (s *Server) fromControl(payload []byte) {
 func (s *Server) kick(k kickOrder) int {
 	var client []byte
 	if k.Client != "" {
-		// Another node's connection: nothing here to walk for, unless this
-		// node took connections over from another process, with their ids.
-		if client = []byte(k.Client); !s.ownsClientID(client) && s.ho.taken.Load() == 0 {
-			return 0
+		if client = []byte(k.Client); !s.mayHoldClientID(client) {
+			return 0 // another node's connection: nothing here to walk for
 		}
 	}
 	d := discKicked
@@ -90,8 +88,13 @@ func (s *Server) kick(k kickOrder) int {
 	return n
 }
 
-// ownsClientID reports whether id was made by this node (conn.id).
-func (s *Server) ownsClientID(id []byte) bool {
+// mayHoldClientID reports whether a connection of this node may have id:
+// one this node made (conn.id), or any once it took connections over from
+// another process, which keep the ids they had there.
+func (s *Server) mayHoldClientID(id []byte) bool {
+	if s.ho.taken.Load() > 0 {
+		return true
+	}
 	return len(id) > len(s.nodeID) && string(id[:len(s.nodeID)]) == s.nodeID && id[len(s.nodeID)] == '-'
 }
 
